@@ -1,0 +1,158 @@
+"""Errors the user must hear about, each with its sentence and HTTP status.
+
+Every class builds its message in its constructor with ``gettext``, so the
+sentence names the bad value and says what to do, in the user's language.
+Outside a request (the command line without an app context) ``gettext``
+returns the English text.
+"""
+
+from __future__ import annotations
+
+from http import HTTPStatus
+
+from flask_babel import gettext as _
+
+
+class UserError(Exception):
+    """An error caused by input or state the user can fix."""
+
+    status = HTTPStatus.BAD_REQUEST
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class NotFoundError(UserError):
+    status = HTTPStatus.NOT_FOUND
+
+    def __init__(self, what: str, key: object) -> None:
+        super().__init__(
+            _("%(what)s %(key)s was not found. It may have been deleted; "
+              "go back to the list and try again.", what=what, key=key)
+        )
+
+
+class VersionConflictError(UserError):
+    """Someone else saved the record after it was opened for editing."""
+
+    status = HTTPStatus.CONFLICT
+
+    def __init__(self, name: str) -> None:
+        super().__init__(
+            _("“%(name)s” was changed by someone else after you opened it. "
+              "Your changes were not saved; reload it to see the new version "
+              "and apply your changes again.", name=name)
+        )
+
+
+class InvalidValueError(UserError):
+    """A field's value cannot be stored as typed."""
+
+    def __init__(self, field: str, value: object, hint: str) -> None:
+        super().__init__(
+            _("%(field)s “%(value)s” is not valid: %(hint)s",
+              field=field, value=value, hint=hint)
+        )
+        self.field = field
+
+
+class DuplicateNameError(UserError):
+    status = HTTPStatus.CONFLICT
+
+    def __init__(self, what: str, name: str) -> None:
+        super().__init__(
+            _("A %(what)s named “%(name)s” already exists. Choose another "
+              "name.", what=what, name=name)
+        )
+
+
+# --- files the importer cannot read -------------------------------------
+
+
+class ImportFileError(UserError):
+    """The uploaded or named file cannot be read as a table."""
+
+    status = HTTPStatus.UNPROCESSABLE_ENTITY
+
+
+class EmptyFileError(ImportFileError):
+    def __init__(self, filename: str) -> None:
+        super().__init__(
+            _("“%(file)s” is empty: it contains no rows. Check that you chose "
+              "the right file and that it was saved completely.", file=filename)
+        )
+
+
+class CorruptFileError(ImportFileError):
+    def __init__(self, filename: str, kind: str) -> None:
+        super().__init__(
+            _("“%(file)s” looks like a %(kind)s file but is damaged and cannot "
+              "be read. Open it in Excel or WPS, save it again, and import "
+              "the new copy.", file=filename, kind=kind)
+        )
+
+
+class PasswordProtectedError(ImportFileError):
+    def __init__(self, filename: str) -> None:
+        super().__init__(
+            _("“%(file)s” is protected with a password. Open it in Excel or "
+              "WPS, remove the password (File > Info > Protect Workbook), save "
+              "it, and import it again.", file=filename)
+        )
+
+
+class UnsupportedFormatError(ImportFileError):
+    def __init__(self, filename: str) -> None:
+        super().__init__(
+            _("“%(file)s” is not a spreadsheet or text table that R9 CRM can "
+              "read. Save it from Excel or WPS as .xlsx, .xls, .csv or "
+              "tab-separated .txt and import that file.", file=filename)
+        )
+
+
+class UnknownEncodingError(ImportFileError):
+    def __init__(self, filename: str, encoding: str) -> None:
+        super().__init__(
+            _("“%(file)s” cannot be read as %(encoding)s text. Choose another "
+              "encoding in the preview, or save the file as UTF-8 and import "
+              "it again.", file=filename, encoding=encoding)
+        )
+
+
+class NoHeaderError(ImportFileError):
+    def __init__(self, filename: str) -> None:
+        super().__init__(
+            _("No column in “%(file)s” could be matched to a contact field "
+              "such as Name, Mobile or E-mail. Add a header row (download the "
+              "template to see one) or map the columns by hand.",
+              file=filename)
+        )
+
+
+class DatabaseCharsetError(UserError):
+    """The MySQL database would lose Chinese text or emoji."""
+
+    status = HTTPStatus.INTERNAL_SERVER_ERROR
+
+    def __init__(self, database: str, charset: str) -> None:
+        super().__init__(
+            _("The MySQL database “%(db)s” uses the character set %(charset)s, "
+              "which loses Chinese characters or emoji. Run: ALTER DATABASE "
+              "`%(db)s` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin; then start "
+              "R9 CRM again.", db=database, charset=charset)
+        )
+
+
+class DatabaseUnavailableError(UserError):
+    status = HTTPStatus.SERVICE_UNAVAILABLE
+
+    def __init__(self, url: str, reason: str) -> None:
+        super().__init__(
+            _("Cannot open the database %(url)s: %(reason)s. Check the address, "
+              "user name and password, and that the server is running.",
+              url=url, reason=reason)
+        )
