@@ -193,7 +193,11 @@ def _create_initial_tables(conn: Connection) -> None:
     )
     conn.execute(
         counters.insert(),
-        [{"name": "contacts", "value": 0}, {"name": "categories", "value": 0}],
+        [
+            {"name": "contacts", "value": 0},
+            {"name": "contacts_purged", "value": 0},
+            {"name": "categories", "value": 0},
+        ],
     )
 
 

@@ -1,0 +1,113 @@
+"""R9 CRM's Flask application."""
+
+from __future__ import annotations
+
+import logging
+from http import HTTPStatus
+from typing import Any
+
+from flask import Flask, redirect, render_template, request, url_for
+from flask_babel import Babel
+from flask_babel import gettext as _
+from werkzeug.exceptions import HTTPException
+from werkzeug.wrappers import Response
+
+from crm_web import web
+from crm_web.config import Settings, load_settings
+from crm_web.data.db import Database, connect
+from crm_web.errors import UserError
+from crm_web.i18n import LANGUAGES
+from crm_web.logs import LOG_FILE_NAME
+
+log = logging.getLogger(__name__)
+
+MAX_UPLOAD_BYTES = 200 * 1024 * 1024
+
+
+def create_app(settings: Settings | None = None, *,
+               db: Database | None = None) -> Flask:
+    """Build the app; the database schema is upgraded before it serves."""
+    settings = settings or load_settings()
+    app = Flask(__name__)
+    app.config.update(
+        SECRET_KEY=settings.secret_key,
+        MAX_CONTENT_LENGTH=MAX_UPLOAD_BYTES,
+        TESTING=settings.testing,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+    )
+    for folder in (settings.files_dir, settings.work_dir, settings.log_dir):
+        folder.mkdir(parents=True, exist_ok=True)
+    app.extensions["crm_settings"] = settings
+    app.extensions["crm_db"] = db or connect(settings.database_url)
+    Babel(app, locale_selector=web.select_locale)
+    _register_blueprints(app)
+    _register_handlers(app)
+    app.jinja_env.globals.update(
+        static_url=web.static_url, LANGUAGES=LANGUAGES, areas=web.AREAS,
+        current_language=web.current_language,
+    )
+    app.jinja_env.filters.update(
+        local_datetime=web.format_local_datetime, local_date=web.format_date,
+    )
+    app.teardown_appcontext(_release_db)
+    return app
+
+
+def _register_blueprints(app: Flask) -> None:
+    from crm_web.blueprints import (
+        areas, categories, contacts, exports, imports, settings,
+    )
+
+    for module in (areas, categories, contacts, exports, imports, settings):
+        app.register_blueprint(module.bp)
+
+    @app.get("/")
+    def index() -> Response:
+        return redirect(url_for("contacts.index"))
+
+
+def _register_handlers(app: Flask) -> None:
+    @app.errorhandler(UserError)
+    def user_error(error: UserError) -> Any:
+        if web.wants_json():
+            return {"error": error.message}, error.status
+        return render_template(
+            "error.html", message=error.message, status=error.status
+        ), error.status
+
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException) -> Any:
+        message = _http_message(error)
+        if web.wants_json():
+            return {"error": message}, error.code
+        return render_template(
+            "error.html", message=message, status=error.code
+        ), error.code
+
+    @app.errorhandler(Exception)
+    def unexpected(error: Exception) -> Any:
+        log.exception("Unexpected error on %s %s", request.method, request.path)
+        log_path = web.settings().log_dir / LOG_FILE_NAME
+        message = _("Sorry, something went wrong and the action was not "
+                    "completed. The details are in the log file %(path)s.",
+                    path=log_path)
+        status = HTTPStatus.INTERNAL_SERVER_ERROR
+        if web.wants_json():
+            return {"error": message}, status
+        return render_template("error.html", message=message,
+                               status=status), status
+
+
+def _http_message(error: HTTPException) -> str:
+    if error.code == HTTPStatus.NOT_FOUND:
+        return _("This page does not exist. Use the menu on the left to go on.")
+    if error.code == HTTPStatus.REQUEST_ENTITY_TOO_LARGE:
+        return _("The file is larger than %(size)s MB, the largest R9 CRM "
+                 "accepts. Split it into smaller files and import each.",
+                 size=MAX_UPLOAD_BYTES // (1024 * 1024))
+    return str(error.description)
+
+
+def _release_db(_error: BaseException | None) -> None:
+    web.db().release()

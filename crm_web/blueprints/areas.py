@@ -1,0 +1,51 @@
+"""Areas that later releases fill in; each says it is coming, never 404."""
+
+from __future__ import annotations
+
+from flask import Blueprint, render_template
+from flask_babel import lazy_gettext as _l
+
+bp = Blueprint("areas", __name__)
+
+COMING = {
+    "log": (_l("Communication log"),
+            _l("Record every call, message and visit with a customer.")),
+    "sales": (_l("Sales & service"),
+              _l("Record sales and service jobs with summaries.")),
+    "appointments": (_l("Appointments"),
+                     _l("Schedule appointments with today and week views.")),
+    "vault": (_l("Account vault"),
+              _l("Keep account passwords under a second password.")),
+    "files": (_l("Files"),
+              _l("Collect files into the CRM's own folder.")),
+}
+
+
+def _coming(area: str) -> str:
+    title, summary = COMING[area]
+    return render_template("coming_soon.html", title=title, summary=summary)
+
+
+@bp.get("/log/")
+def log() -> str:
+    return _coming("log")
+
+
+@bp.get("/sales/")
+def sales() -> str:
+    return _coming("sales")
+
+
+@bp.get("/appointments/")
+def appointments() -> str:
+    return _coming("appointments")
+
+
+@bp.get("/vault/")
+def vault() -> str:
+    return _coming("vault")
+
+
+@bp.get("/files/")
+def files() -> str:
+    return _coming("files")

@@ -1,0 +1,230 @@
+"""Contact pages: the list with the smart query, cards, trash, merge."""
+
+from __future__ import annotations
+
+from datetime import date
+from http import HTTPStatus
+from typing import Any
+
+from flask import (
+    Blueprint, flash, redirect, render_template, request, url_for,
+)
+from flask_babel import gettext as _
+from werkzeug.wrappers import Response
+
+from crm_web import web
+from crm_web.data import contacts as contact_data
+from crm_web.services import categories as category_service
+from crm_web.services import contacts as contact_service
+from crm_web.services import saved_views
+from crm_web.services.contacts import ContactInvalidError, DuplicateContactError
+from crm_web.services.fields import CONTACT_FIELDS, SORT_COLUMNS
+from crm_web.services.search import Filters, search_contacts
+
+bp = Blueprint("contacts", __name__, url_prefix="/contacts")
+
+FILTER_ARGS = ("category", "country", "city", "tag", "created_from",
+               "created_to", "missing")
+
+
+def filters_from(args: Any) -> Filters:
+    """Read the list filters from request arguments, ignoring bad dates."""
+    return Filters(
+        category=args.get("category", ""),
+        country=args.get("country", ""),
+        city=args.get("city", ""),
+        tag=args.get("tag", ""),
+        created_from=_date_arg(args.get("created_from")),
+        created_to=_date_arg(args.get("created_to")),
+        missing=args.get("missing", "") if args.get("missing") in (
+            "phone", "email") else "",
+    )
+
+
+def _date_arg(raw: str | None) -> date | None:
+    try:
+        return date.fromisoformat(raw) if raw else None
+    except ValueError:
+        return None
+
+
+def list_state() -> dict[str, Any]:
+    """Return query, filters, sort and paging of the list page."""
+    sort = request.args.get("sort", "name")
+    return {
+        "q": request.args.get("q", "").strip(),
+        "filters": filters_from(request.args),
+        "sort": sort if sort in SORT_COLUMNS else "name",
+        "descending": request.args.get("dir") == "desc",
+        "page": web.int_arg("page", 1, low=1),
+        "page_size": int(web.preferences()["page_size"]),
+    }
+
+
+@bp.get("/")
+def index() -> str:
+    state = list_state()
+    size = state["page_size"]
+    found = search_contacts(
+        web.db(), state["q"], state["filters"], sort=state["sort"],
+        descending=state["descending"], offset=(state["page"] - 1) * size,
+        limit=size,
+    )
+    rows = contact_data.find_contacts_by_ids(web.db(), found.ids)
+    return render_template(
+        "contacts/index.html", **state, total=found.total,
+        contacts=[contact_service.contact_view(web.db(), r) for r in rows],
+        pages=max(1, -(-found.total // size)),
+        categories=category_service.list_categories(web.db()),
+        views=saved_views.list_views(web.db()),
+        fields=CONTACT_FIELDS, filter_args=FILTER_ARGS,
+    )
+
+
+@bp.route("/new", methods=["GET", "POST"])
+def new() -> Any:
+    if request.method == "GET":
+        return _render_form(None, request.args)
+    try:
+        contact = contact_service.parse_form(request.form)
+        target = request.form.get("merge_into", type=int)
+        if target:
+            contact_service.merge_input(web.db(), target, contact,
+                                        region=web.region())
+            flash(_("The new details were merged into the existing card."))
+            return redirect(url_for(".show", contact_id=target))
+        contact_id = contact_service.create_contact(
+            web.db(), contact, owner=web.owner(), region=web.region(),
+            allow_duplicate=bool(request.form.get("allow_duplicate")))
+    except (ContactInvalidError, DuplicateContactError) as error:
+        return _render_form(None, request.form, error=error)
+    flash(_("Contact saved."))
+    return redirect(url_for(".show", contact_id=contact_id))
+
+
+@bp.get("/<int:contact_id>")
+def show(contact_id: int) -> str:
+    row = contact_service.require_contact(web.db(), contact_id)
+    return render_template(
+        "contacts/show.html", contact=contact_service.contact_view(web.db(), row),
+        fields=CONTACT_FIELDS,
+    )
+
+
+@bp.route("/<int:contact_id>/edit", methods=["GET", "POST"])
+def edit(contact_id: int) -> Any:
+    row = contact_service.require_contact(web.db(), contact_id)
+    if request.method == "GET":
+        return _render_form(row, contact_service.contact_view(web.db(), row))
+    try:
+        _save_edit(contact_id, row)
+    except (ContactInvalidError, DuplicateContactError) as error:
+        if web.wants_json():
+            return _json_error(error)
+        return _render_form(row, request.form, error=error)
+    if web.wants_json():
+        return _row_json(contact_id)
+    flash(_("Contact saved."))
+    return redirect(request.form.get("next") or url_for(".show",
+                                                         contact_id=contact_id))
+
+
+def _save_edit(contact_id: int, row: dict[str, Any]) -> None:
+    extra = contact_service.decode_extra(row.get("extra"))
+    for key in list(extra):
+        if f"extra:{key}" in request.form:
+            extra[key] = request.form[f"extra:{key}"]
+    contact = contact_service.parse_form(request.form, extra=extra)
+    contact_service.update_contact(
+        web.db(), contact_id, contact,
+        version=request.form.get("version", type=int) or row["version"],
+        region=web.region(),
+        allow_duplicate=bool(request.form.get("allow_duplicate")))
+
+
+def _json_error(error: ContactInvalidError | DuplicateContactError) -> Any:
+    body: dict[str, Any] = {"error": error.message}
+    if isinstance(error, ContactInvalidError):
+        body["errors"] = error.errors
+    else:
+        body["duplicates"] = [
+            {"id": m["id"], "name": m["name"] or m["company"],
+             "url": url_for(".show", contact_id=m["id"])}
+            for m in error.matches
+        ]
+    return body, HTTPStatus.UNPROCESSABLE_ENTITY
+
+
+def _row_json(contact_id: int) -> dict[str, str]:
+    row = contact_service.require_contact(web.db(), contact_id)
+    view = contact_service.contact_view(web.db(), row)
+    html = render_template(
+        "contacts/_row.html", c=view, fields=CONTACT_FIELDS,
+        categories=category_service.list_categories(web.db()), expanded=True,
+    )
+    return {"html": html, "message": _("Contact saved.")}
+
+
+def _render_form(row: dict[str, Any] | None, values: Any,
+                 error: Exception | None = None) -> tuple[str, int] | str:
+    html = render_template(
+        "contacts/form.html", contact=row, values=values, fields=CONTACT_FIELDS,
+        categories=category_service.list_categories(web.db()),
+        errors=getattr(error, "errors", {}),
+        duplicates=getattr(error, "matches", []),
+        message=error.message if error else "",  # type: ignore[attr-defined]
+        extra=contact_service.decode_extra(row.get("extra")) if row else {},
+    )
+    return (html, HTTPStatus.UNPROCESSABLE_ENTITY) if error else html
+
+
+@bp.post("/<int:contact_id>/delete")
+def delete(contact_id: int) -> Response:
+    contact_service.set_deleted(web.db(), contact_id, deleted=True)
+    flash(_("The contact was moved to the trash. You can restore it from "
+            "there."))
+    return redirect(request.form.get("next") or url_for(".index"))
+
+
+@bp.post("/<int:contact_id>/restore")
+def restore(contact_id: int) -> Response:
+    contact_service.set_deleted(web.db(), contact_id, deleted=False)
+    flash(_("The contact was restored."))
+    return redirect(url_for(".trash"))
+
+
+@bp.get("/trash")
+def trash() -> str:
+    page = web.int_arg("page", 1, low=1)
+    rows = contact_data.find_deleted(web.db(), limit=100, offset=(page - 1) * 100)
+    total = contact_data.count_deleted(web.db())
+    return render_template("contacts/trash.html", contacts=rows, total=total,
+                           page=page, pages=max(1, -(-total // 100)))
+
+
+@bp.post("/<int:contact_id>/merge")
+def merge(contact_id: int) -> Response:
+    source = request.form.get("source", type=int)
+    if not source or source == contact_id:
+        flash(_("Choose another contact to merge into this one."), "error")
+        return redirect(url_for(".show", contact_id=contact_id))
+    contact_service.merge_contacts(web.db(), target_id=contact_id,
+                                   source_id=source, region=web.region())
+    flash(_("The contacts were merged. The other card is in the trash."))
+    return redirect(url_for(".show", contact_id=contact_id))
+
+
+@bp.post("/views")
+def save_view() -> Response:
+    params = {key: request.form.get(key, "") for key in ("q", *FILTER_ARGS)}
+    saved_views.save_view(web.db(), request.form.get("name", ""), params,
+                          owner=web.owner())
+    flash(_("View saved."))
+    return redirect(url_for(".index", **{k: v for k, v in params.items() if v}))
+
+
+@bp.post("/views/<view_uuid>/delete")
+def delete_view(view_uuid: str) -> Response:
+    saved_views.delete_view(web.db(), view_uuid)
+    flash(_("View deleted."))
+    return redirect(url_for(".index"))

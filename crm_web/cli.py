@@ -1,0 +1,195 @@
+"""The ``r9crm`` command: window, server, import, export and search."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Callable, Sequence
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+from crm_web import create_app
+from crm_web.config import ENVIRONMENT, load_settings
+from crm_web.errors import UserError
+from crm_web.logs import configure_logging
+
+log = logging.getLogger(__name__)
+
+POLICIES = ("skip", "update", "overwrite", "create")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="r9crm",
+        description="R9 CRM: contacts, import and export, in a window or a "
+        "browser.",
+        epilog="Environment: " + "; ".join(
+            f"{name}: {what} (default: {default})"
+            for name, what, default in ENVIRONMENT),
+    )
+    parser.add_argument("--data-dir", help="folder for the database, files and "
+                        "logs (env CRM_DATA_DIR)")
+    parser.add_argument("--database-url", help="sqlite:///FILE or "
+                        "mysql+pymysql://USER:PASSWORD@HOST/DB "
+                        "(env CRM_DATABASE_URL)")
+    commands = parser.add_subparsers(dest="command")
+
+    run = commands.add_parser("run", help="open the desktop window (default)")
+    run.add_argument("--browser", action="store_true",
+                     help="serve for a browser instead of opening a window")
+    run.add_argument("--port", type=int, default=0,
+                     help="port to listen on (default: a free one)")
+
+    serve = commands.add_parser("serve", help="serve the app for browsers")
+    serve.add_argument("--host", default="127.0.0.1",
+                       help="address to listen on (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8765,
+                       help="port to listen on (default 8765; 0 picks a free one)")
+
+    imp = commands.add_parser("import", help="import contacts from a file")
+    imp.add_argument("file", type=Path)
+    imp.add_argument("--on-duplicate", choices=POLICIES, default="update",
+                     help="what to do with a row whose phone or e-mail is "
+                     "already stored: skip it, fill the stored card's empty "
+                     "fields (update, the default), overwrite them, or create "
+                     "another card")
+    imp.add_argument("--dry-run", action="store_true",
+                     help="check the file and print the summary without saving")
+
+    exp = commands.add_parser("export", help="export contacts to a file")
+    exp.add_argument("file", type=Path, help="target; .xlsx, .txt or .csv")
+    exp.add_argument("--query", default="", help="only contacts matching "
+                     "this smart query")
+
+    search = commands.add_parser("search", help="print matching contacts")
+    search.add_argument("text")
+    search.add_argument("--json", action="store_true",
+                        help="print a JSON array of contact objects")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    command = args.command or "run"
+    handler: Callable[[argparse.Namespace], int] = COMMANDS[command]
+    try:
+        return handler(args)
+    except UserError as error:
+        print(error.message, file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def _app(args: argparse.Namespace) -> Flask:
+    settings = load_settings(data_dir=args.data_dir,
+                             database_url=args.database_url)
+    configure_logging(settings.log_dir)
+    return create_app(settings)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from crm_web.server import Server
+
+    app = _app(args)
+    port = getattr(args, "port", 0)
+    window = None if getattr(args, "browser", False) else _window_module()
+    server = Server(app, port=port)
+    if window is None:
+        print(f"R9 CRM is running at {server.url}  (Ctrl+C stops it)",
+              flush=True)
+        server.serve_forever()
+        return 0
+    server.start_in_thread()
+    try:
+        window.open_window(server.url)
+    finally:
+        server.close()
+    return 0
+
+
+def _window_module() -> Any:
+    try:
+        from ui import window
+    except ImportError as error:
+        log.warning("No desktop window available (%s); serving instead", error)
+        return None
+    return window if window.has_display() else None
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from crm_web.server import Server
+
+    app = _app(args)
+    server = Server(app, host=args.host, port=args.port)
+    print(f"Serving R9 CRM on {server.url}", flush=True)
+    server.serve_forever()
+    return 0
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from crm_web import web
+    from crm_web.services.importing.pipeline import import_file
+
+    app = _app(args)
+    with app.test_request_context():
+        summary = import_file(
+            web.db(), args.file, policy=args.on_duplicate,
+            dry_run=args.dry_run, owner=web.owner(), region=web.region(),
+            work_dir=web.settings().work_dir,
+        )
+        print(summary.describe())
+        for problem in summary.rejected_reasons[:20]:
+            print(f"  {problem}")
+        if summary.rejected_file:
+            print(summary.describe_rejected_file())
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from crm_web import web
+    from crm_web.services.contact_export import export_to_path
+
+    app = _app(args)
+    with app.test_request_context():
+        count = export_to_path(web.db(), args.file, query=args.query)
+    print(f"{count} contacts exported to {args.file}")
+    return 0
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    from crm_web import web
+    from crm_web.services.contact_export import contacts_for_query
+
+    app = _app(args)
+    with app.test_request_context():
+        found = list(contacts_for_query(web.db(), args.text))
+    if args.json:
+        print(json.dumps(found, ensure_ascii=False, indent=2, default=_json_value))
+        return 0
+    for contact in found:
+        phones = " ".join(filter(None, [contact["mobile"], contact["phone"]]))
+        print("\t".join([contact["name"], contact["company"], phones,
+                         contact["email"]]))
+    print(f"{len(found)} found", file=sys.stderr)
+    return 0
+
+
+def _json_value(value: object) -> str:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    return str(value)
+
+
+COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "run": cmd_run,
+    "serve": cmd_serve,
+    "import": cmd_import,
+    "export": cmd_export,
+    "search": cmd_search,
+}

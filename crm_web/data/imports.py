@@ -1,0 +1,52 @@
+"""Queries on the import history and the changes each import made."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import select, update
+
+from crm_web.data.db import Database
+from crm_web.data.records import as_dicts, check_columns
+from crm_web.data.schema import import_changes, imports
+
+CHUNK = 1000
+
+
+def insert_import(db: Database, row: dict[str, Any]) -> None:
+    check_columns(imports, row)
+    db.execute(imports.insert().values(**row))
+
+
+def update_import(db: Database, import_uuid: str, values: dict[str, Any]) -> None:
+    check_columns(imports, values)
+    db.execute(
+        update(imports)
+        .where(imports.c.uuid == import_uuid)
+        .values(**values, version=imports.c.version + 1)
+    )
+
+
+def get_import(db: Database, import_uuid: str) -> dict[str, Any] | None:
+    row = db.execute(select(imports).where(imports.c.uuid == import_uuid)).first()
+    return dict(row._mapping) if row else None
+
+
+def find_imports(db: Database, *, limit: int = 50) -> list[dict[str, Any]]:
+    statement = select(imports).order_by(imports.c.id.desc()).limit(limit)
+    return as_dicts(db.execute(statement))
+
+
+def insert_changes(db: Database, rows: Sequence[dict[str, Any]]) -> None:
+    for start in range(0, len(rows), CHUNK):
+        db.execute(import_changes.insert(), list(rows[start:start + CHUNK]))
+
+
+def find_changes(db: Database, import_uuid: str) -> list[dict[str, Any]]:
+    statement = (
+        select(import_changes)
+        .where(import_changes.c.import_uuid == import_uuid)
+        .order_by(import_changes.c.id)
+    )
+    return as_dicts(db.execute(statement))

@@ -1,0 +1,32 @@
+"""Supported interface languages and how one is chosen for a request."""
+
+from __future__ import annotations
+
+import locale
+
+# Locale code -> name shown in the language switcher (in its own language).
+LANGUAGES = {"en": "English", "zh_CN": "简体中文"}
+DEFAULT_LANGUAGE = "en"
+
+
+def system_language() -> str:
+    """Return the supported language closest to the operating system's."""
+    try:
+        code = locale.getlocale()[0] or ""
+    except ValueError:
+        code = ""
+    return match_language(code) or DEFAULT_LANGUAGE
+
+
+def match_language(code: str | None) -> str | None:
+    """Map a locale code such as 'zh-CN', 'zh_Hans' or 'en_US' to a language."""
+    if not code:
+        return None
+    code = code.replace("-", "_")
+    if code in LANGUAGES:
+        return code
+    if code.lower().startswith("zh") or code.startswith("Chinese"):
+        return "zh_CN"
+    if code.lower().startswith("en") or code.startswith("English"):
+        return "en"
+    return None

@@ -1,0 +1,87 @@
+"""Contacts as plain records for export, the JSON output and templates."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from crm_web.data import categories as category_data
+from crm_web.data import contacts as contact_data
+from crm_web.data.db import Database
+from crm_web.services.contacts import decode_extra
+from crm_web.services.fields import CONTACT_FIELDS, FIELD_NAMES
+from crm_web.services.search import Filters, index_for
+
+log = logging.getLogger(__name__)
+
+CHUNK = 1000
+
+
+def contacts_for_query(db: Database, query: str = "",
+                       filters: Filters | None = None) -> Iterator[dict[str, Any]]:
+    """Yield every matching contact keyed by field name, in name order."""
+    page = index_for(db).search(db, query, filters or Filters(), limit=10**9)
+    names = {c["uuid"]: c["name"] for c in category_data.find_categories(db)}
+    for start in range(0, len(page.ids), CHUNK):
+        chunk = page.ids[start:start + CHUNK]
+        for row in contact_data.find_contacts_by_ids(db, chunk):
+            yield record_of(row, names)
+
+
+def record_of(row: dict[str, Any], category_names: dict[str, str]
+              ) -> dict[str, Any]:
+    """Return a stored row as a record keyed by the contact field names."""
+    record: dict[str, Any] = {}
+    for name in FIELD_NAMES:
+        if name == "category":
+            record[name] = category_names.get(row["category_uuid"] or "", "")
+        else:
+            record[name] = row[name] if row[name] is not None else ""
+    record["extra"] = decode_extra(row.get("extra"))
+    return record
+
+
+def export_columns(records: Sequence[dict[str, Any]] | None = None,
+                   fields: Sequence[str] | None = None,
+                   extra_labels: Sequence[str] = ()) -> list[tuple[str, str]]:
+    """Return (key, header) pairs: chosen fields, then extra fields."""
+    chosen = set(fields or FIELD_NAMES)
+    columns = [(f.name, str(f.label)) for f in CONTACT_FIELDS if f.name in chosen]
+    columns.extend((f"extra:{label}", label) for label in extra_labels)
+    return columns
+
+
+def flat_rows(records: Iterator[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    """Flatten each record's extra fields into ``extra:<label>`` keys."""
+    for record in records:
+        flat = {k: v for k, v in record.items() if k != "extra"}
+        for label, value in record["extra"].items():
+            flat[f"extra:{label}"] = value
+        yield flat
+
+
+def extra_labels_of(db: Database, query: str, filters: Filters | None) -> list[str]:
+    """Return every extra-field label used by the matching contacts."""
+    labels: dict[str, None] = {}
+    for record in contacts_for_query(db, query, filters):
+        labels.update(dict.fromkeys(record["extra"]))
+    return list(labels)
+
+
+def export_to_path(db: Database, path: Path, *, query: str = "",
+                   filters: Filters | None = None,
+                   fields: Sequence[str] | None = None) -> int:
+    """Write matching contacts to ``path``; the format follows its extension."""
+    from crm_web.services.exporting import kind_for_filename, write_table
+
+    kind = kind_for_filename(path.name)
+    columns = export_columns(fields=fields,
+                             extra_labels=extra_labels_of(db, query, filters))
+    rows = flat_rows(contacts_for_query(db, query, filters))
+    temporary = path.with_name(path.name + ".part")
+    count = write_table(temporary, kind, columns, rows)
+    temporary.replace(path)
+    log.info("Exported %s contacts to %s", count, path)
+    return count

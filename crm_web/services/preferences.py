@@ -1,0 +1,72 @@
+"""Settings the user changes inside the app, stored in the database.
+
+One table of settings: name, default, and what it sets. The settings page
+and the README list them from here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask_babel import lazy_gettext as _l
+
+from crm_web.data import preferences as preference_data
+from crm_web.data.db import Database
+from crm_web.errors import InvalidValueError
+from crm_web.i18n import LANGUAGES
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    default: str
+    help: object
+    choices: tuple[str, ...] = ()
+
+
+SETTINGS = (
+    Setting("language", "", _l("Interface language; empty follows the system."),
+            ("", *LANGUAGES)),
+    Setting("phone_region", "CN",
+            _l("Region assumed for phone numbers typed without a country "
+               "code (two-letter code, such as CN, HK, US).")),
+    Setting("page_size", "50", _l("Contacts shown per page (10 to 500).")),
+    Setting("owner_name", "Admin",
+            _l("Name recorded as the owner of new records.")),
+)
+SETTINGS_BY_NAME = {s.name: s for s in SETTINGS}
+
+
+def load_preferences(db: Database) -> dict[str, str]:
+    """Return every setting, with defaults for those never saved."""
+    stored = preference_data.find_preferences(db)
+    return {s.name: stored.get(s.name, s.default) for s in SETTINGS}
+
+
+def save_preferences(db: Database, values: dict[str, str]) -> None:
+    """Validate and store the given settings in one transaction."""
+    cleaned = {name: _validate(name, value.strip()) for name, value in values.items()}
+
+    def work(db: Database) -> None:
+        for name, value in cleaned.items():
+            preference_data.upsert_preference(db, name, value)
+
+    db.write(work)
+
+
+def _validate(name: str, value: str) -> str:
+    import phonenumbers
+
+    setting = SETTINGS_BY_NAME[name]
+    if setting.choices and value not in setting.choices:
+        raise InvalidValueError(name, value, ", ".join(setting.choices))
+    if name == "phone_region":
+        value = value.upper()
+        if value not in phonenumbers.SUPPORTED_REGIONS:
+            raise InvalidValueError(
+                str(_l("Phone region")), value,
+                str(_l("use a two-letter region code such as CN or US.")))
+    if name == "page_size" and not (value.isdigit() and 10 <= int(value) <= 500):
+        raise InvalidValueError(str(_l("Page size")), value,
+                                str(_l("type a whole number from 10 to 500.")))
+    return value

@@ -1,0 +1,219 @@
+"""The smart query: substring search over every field, in memory.
+
+A LIKE scan of 100,000 contacts costs 15-45 ms on SQLite and about 90 ms on
+MariaDB, and FTS5's trigram index cannot find the one- and two-character
+words most Chinese queries are. So each process keeps every contact's
+pre-built search text (stored in ``contacts.search_text``) in memory and
+scans it with Python's substring search, which takes 8-18 ms for 100,000
+contacts (bench/README.md). The index asks the database for the
+``contacts`` revision counter before each query and reloads only the rows
+changed since, so results are identical on SQLite and MySQL and never
+stale, even with several processes sharing one MySQL database.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from crm_web.data import categories as category_data
+from crm_web.data import contacts as contact_data
+from crm_web.data.db import Database
+from crm_web.data.records import get_revision
+from crm_web.services import text
+from crm_web.services.fields import SORT_COLUMNS
+
+NO_CATEGORY = "none"
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Filters that narrow the smart query; empty values do not filter."""
+
+    category: str = ""  # a category uuid, or NO_CATEGORY
+    country: str = ""
+    city: str = ""
+    tag: str = ""
+    created_from: date | None = None
+    created_to: date | None = None
+    missing: str = ""  # "phone" | "email" | ""
+
+    def is_empty(self) -> bool:
+        return self == Filters()
+
+
+@dataclass(frozen=True)
+class Page:
+    ids: list[int]
+    total: int
+
+
+class _Entry:
+    __slots__ = ("id", "text", "keys", "country", "city", "category",
+                 "tags", "created_at", "has_phone", "has_email")
+
+    def __init__(self, row: dict[str, Any], category_name: str) -> None:
+        self.id: int = row["id"]
+        self.text = row["search_text"] + text.SEARCH_SEPARATOR + text.fold(
+            category_name)
+        self.keys = {
+            "name": row["name_sort"],
+            "company": row["company_sort"],
+            "city": text.fold(row["city"]) or "\uffff",
+            "created_at": row["created_at"],
+            "updated_at": row["updated_at"],
+        }
+        self.country = text.fold(row["country"])
+        self.city = text.fold(row["city"])
+        self.category = row["category_uuid"]
+        self.tags = {text.fold(t) for t in text.split_tags(row["tags"])}
+        self.created_at: datetime = row["created_at"]
+        self.has_phone = bool(row["mobile"] or row["phone"])
+        self.has_email = bool(row["email"])
+
+
+class ContactIndex:
+    """In-memory search text of one database's live contacts."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._revision = -1
+        self._purged = -1
+        self._entries: dict[int, _Entry] = {}
+        self._orders: dict[tuple[str, bool], list[_Entry]] = {}
+
+    def search(self, db: Database, query: str, filters: Filters, *,
+               sort: str = "name", descending: bool = False,
+               offset: int = 0, limit: int = 50) -> Page:
+        """Return one page of matching contact ids and the total count."""
+        order = self._ordered(db, sort, descending)
+        matches = _match(order, query, filters)
+        return Page([e.id for e in matches[offset:offset + limit]], len(matches))
+
+    def refresh(self, db: Database) -> None:
+        """Load the rows changed since the last refresh."""
+        revision = get_revision(db, "contacts")
+        purged = get_revision(db, "contacts_purged")
+        if purged != self._purged:
+            # Rows were removed for good; only a full reload notices that.
+            self._revision = -1
+            self._entries.clear()
+            self._purged = purged
+        if revision == self._revision:
+            return
+        rows = contact_data.find_index_rows(db, since=self._revision)
+        names = {c["uuid"]: c["name"] for c in category_data.find_categories(db)}
+        for row in rows:
+            if row["deleted"]:
+                self._entries.pop(row["id"], None)
+            else:
+                category = names.get(row["category_uuid"] or "", "")
+                self._entries[row["id"]] = _Entry(row, category)
+        self._revision = revision
+        self._orders.clear()
+
+    def forget(self) -> None:
+        """Drop everything, so the next query reloads all rows."""
+        with self._lock:
+            self._revision = -1
+            self._entries.clear()
+            self._orders.clear()
+
+    def _ordered(self, db: Database, sort: str, descending: bool) -> list[_Entry]:
+        if sort not in SORT_COLUMNS:
+            sort = "name"
+        with self._lock:
+            self.refresh(db)
+            key = (sort, descending)
+            if key not in self._orders:
+                self._orders[key] = sorted(
+                    self._entries.values(),
+                    key=lambda e: (e.keys[sort], e.id),
+                    reverse=descending,
+                )
+            return self._orders[key]
+
+
+def parse_query(query: str) -> list[tuple[str, ...]]:
+    """Split a query into terms; each term lists the strings that satisfy it.
+
+    A phone-like query is one term matched by its digits or as typed;
+    other queries match when every space-separated word matches.
+    """
+    folded = text.fold(text.clean(query))
+    if not folded:
+        return []
+    if text.looks_like_phone_query(folded):
+        only_digits = text.digits(folded)
+        return [(only_digits, folded) if only_digits != folded else (folded,)]
+    return [(word,) for word in folded.split()]
+
+
+def _match(order: list[_Entry], query: str, filters: Filters) -> list[_Entry]:
+    terms = parse_query(query)
+    checks = _filter_checks(filters)
+    result = order
+    for options in terms:
+        if len(options) == 1:
+            word = options[0]
+            result = [e for e in result if word in e.text]
+        else:
+            result = [e for e in result if any(o in e.text for o in options)]
+    for check in checks:
+        result = [e for e in result if check(e)]
+    return result
+
+
+def _filter_checks(filters: Filters) -> list[Callable[[_Entry], bool]]:
+    checks: list[Callable[[_Entry], bool]] = []
+    if filters.category == NO_CATEGORY:
+        checks.append(lambda e: not e.category)
+    elif filters.category:
+        checks.append(lambda e: e.category == filters.category)
+    if filters.country:
+        country = text.fold(filters.country.strip())
+        checks.append(lambda e: e.country == country)
+    if filters.city:
+        city = text.fold(filters.city.strip())
+        checks.append(lambda e: e.city == city)
+    if filters.tag:
+        tag = text.fold(filters.tag.strip())
+        checks.append(lambda e: tag in e.tags)
+    if filters.created_from:
+        start = local_day_start_utc(filters.created_from)
+        checks.append(lambda e: e.created_at >= start)
+    if filters.created_to:
+        end = local_day_start_utc(filters.created_to + timedelta(days=1))
+        checks.append(lambda e: e.created_at < end)
+    if filters.missing == "phone":
+        checks.append(lambda e: not e.has_phone)
+    elif filters.missing == "email":
+        checks.append(lambda e: not e.has_email)
+    return checks
+
+
+def local_day_start_utc(day: date) -> datetime:
+    """Return local midnight of ``day`` as a naive UTC datetime (as stored)."""
+    local = datetime.combine(day, time.min).astimezone()
+    return local.astimezone(UTC).replace(tzinfo=None)
+
+
+_indexes: dict[str, ContactIndex] = {}
+_indexes_lock = threading.Lock()
+
+
+def index_for(db: Database) -> ContactIndex:
+    """Return this process's index of the database at ``db.url``."""
+    with _indexes_lock:
+        if db.url not in _indexes:
+            _indexes[db.url] = ContactIndex()
+        return _indexes[db.url]
+
+
+def search_contacts(db: Database, query: str, filters: Filters | None = None,
+                    **options: Any) -> Page:
+    """Run the smart query against the database's index."""
+    return index_for(db).search(db, query, filters or Filters(), **options)

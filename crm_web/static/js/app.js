@@ -1,0 +1,53 @@
+// Behaviour shared by every page: language switch, confirmations, and
+// downloads inside the desktop window.
+(function () {
+  "use strict";
+
+  document.querySelectorAll("select[data-autosubmit]").forEach(function (select) {
+    select.addEventListener("change", function () { select.form.submit(); });
+  });
+
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    var question = form.getAttribute("data-confirm");
+    if (question && !window.confirm(question)) {
+      event.preventDefault();
+    }
+  }, true);
+
+  // In the pywebview window a plain download link may do nothing, so links
+  // marked data-download go through the window's native save dialog.
+  document.addEventListener("click", function (event) {
+    var link = event.target.closest("a[data-download]");
+    if (!link || !window.pywebview || !window.pywebview.api ||
+        !window.pywebview.api.save_download) {
+      return;
+    }
+    event.preventDefault();
+    window.pywebview.api.save_download(link.href, link.getAttribute("data-download"))
+      .then(function (path) {
+        if (path) { R9.notice(R9.text("saved") + " " + path); }
+      });
+  });
+
+  window.R9 = {
+    text: function (key) {
+      var holder = document.getElementById("r9-texts");
+      var texts = holder ? JSON.parse(holder.textContent) : {};
+      return texts[key] || key;
+    },
+    notice: function (message, isError) {
+      var box = document.querySelector(".flashes");
+      if (!box) {
+        box = document.createElement("div");
+        box.className = "flashes";
+        box.setAttribute("role", "status");
+        document.querySelector(".content").prepend(box);
+      }
+      var line = document.createElement("p");
+      line.className = "flash " + (isError ? "flash-error" : "flash-ok");
+      line.textContent = message;
+      box.replaceChildren(line);
+    }
+  };
+})();

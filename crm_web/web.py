@@ -1,0 +1,115 @@
+"""Request helpers shared by the blueprints: database, settings, locale."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+from flask import current_app, g, request, session, url_for
+from flask_babel import format_date as babel_format_date
+from flask_babel import format_datetime as babel_format_datetime
+from flask_babel import get_locale
+from flask_babel import lazy_gettext as _l
+
+from crm_web.config import Settings
+from crm_web.data.db import Database
+from crm_web.i18n import LANGUAGES, match_language, system_language
+from crm_web.services.preferences import load_preferences
+
+# Sidebar entries: endpoint, label, icon name. Areas not built yet show a
+# "coming soon" page instead of a 404.
+AREAS = (
+    ("contacts.index", _l("Contacts"), "contacts"),
+    ("areas.log", _l("Communication log"), "log"),
+    ("areas.sales", _l("Sales & service"), "sales"),
+    ("areas.appointments", _l("Appointments"), "calendar"),
+    ("areas.vault", _l("Account vault"), "vault"),
+    ("areas.files", _l("Files"), "files"),
+    ("imports.index", _l("Import"), "import"),
+    ("exports.index", _l("Export"), "export"),
+    ("settings.index", _l("Settings"), "settings"),
+)
+
+
+def db() -> Database:
+    database: Database = current_app.extensions["crm_db"]
+    return database
+
+
+def settings() -> Settings:
+    value: Settings = current_app.extensions["crm_settings"]
+    return value
+
+
+def preferences() -> dict[str, str]:
+    """Return the in-app settings, read once per request."""
+    if "crm_preferences" not in g:
+        g.crm_preferences = load_preferences(db())
+    prefs: dict[str, str] = g.crm_preferences
+    return prefs
+
+
+def region() -> str:
+    return preferences()["phone_region"]
+
+
+def owner() -> str:
+    return preferences()["owner_name"] or "Admin"
+
+
+def select_locale() -> str:
+    """Choose the language: the user's choice, then the system's."""
+    chosen = session.get("language") or preferences().get("language")
+    if chosen in LANGUAGES:
+        return str(chosen)
+    configured = match_language(settings().language)
+    if configured:
+        return configured
+    best = request.accept_languages.best_match(
+        ["zh-CN", "zh", "en"], default=None
+    )
+    return match_language(best) or system_language()
+
+
+def current_language() -> str:
+    return str(get_locale() or "en")
+
+
+def static_url(filename: str) -> str:
+    """Return a static file's URL with its mtime, so browsers never cache old files."""
+    path = Path(current_app.static_folder or "") / filename
+    try:
+        stamp = int(path.stat().st_mtime)
+    except OSError:
+        stamp = 0
+    return url_for("static", filename=filename, v=stamp)
+
+
+def wants_json() -> bool:
+    """Return whether the request came from the page's own JavaScript."""
+    return request.headers.get("X-Requested-With") == "fetch" or (
+        request.accept_mimetypes.best == "application/json"
+    )
+
+
+def format_local_datetime(value: datetime | None) -> str:
+    """Format a stored UTC datetime in the user's time zone."""
+    if value is None:
+        return ""
+    local = value.replace(tzinfo=UTC).astimezone()
+    return str(babel_format_datetime(local.replace(tzinfo=None), "short"))
+
+
+def format_date(value: date | None) -> str:
+    return "" if value is None else str(babel_format_date(value, "medium"))
+
+
+def int_arg(name: str, default: int, *, low: int = 0, high: int = 10**9) -> int:
+    """Read an integer query argument, clamped, ignoring junk."""
+    raw: Any = request.args.get(name, "")
+    try:
+        value = int(raw)
+    except ValueError:
+        return default
+    return max(low, min(high, value))
