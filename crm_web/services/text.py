@@ -57,9 +57,14 @@ def _char_pinyin(char: str) -> str:
     readings = pinyin_dict.get(ord(char))
     if not readings:
         return ""
-    first = readings.split(",")[0]
-    plain = unicodedata.normalize("NFKD", first.replace("ü", "v"))
-    return "".join(c for c in plain if not unicodedata.combining(c))
+    return _toneless(readings.split(",")[0])
+
+
+def _toneless(reading: str) -> str:
+    # ü is typed as v on Chinese keyboards (lü -> lv); NFKD splits it into
+    # u and a combining diaeresis, with or without a tone mark.
+    decomposed = unicodedata.normalize("NFKD", reading).replace("u\u0308", "v")
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
 
 
 def is_cjk(char: str) -> bool:
@@ -115,11 +120,9 @@ def pinyin_search_forms(name: str) -> list[str]:
     # Let a surname with several readings be found by each of them.
     alternatives = pinyin_dict.get(ord(name[0]), "").split(",")[1:]
     for alternative in alternatives:
-        plain = "".join(
-            c for c in unicodedata.normalize("NFKD", alternative.replace("ü", "v"))
-            if not unicodedata.combining(c)
-        )
-        forms.append(plain + "".join(syllables[1:]))
+        forms.append(_toneless(alternative) + "".join(syllables[1:]))
+    if "v" in full:
+        forms.append(full.replace("v", "u"))
     return forms
 
 

@@ -1,0 +1,94 @@
+"""Fixtures: settings over tmp_path, app, client, and a database per test.
+
+Tests that take ``db`` run twice: on a SQLite file and on a database of
+their own on the MariaDB/MySQL server at MYSQL_TEST_URL (default
+root@127.0.0.1:3306), which is created for the test and dropped after it.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pymysql
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from crm_web import create_app
+from crm_web.config import Settings, load_settings
+from crm_web.data.db import Database, connect
+from crm_web.services import search
+
+MYSQL_HOST = os.environ.get("MYSQL_TEST_HOST", "127.0.0.1")
+MYSQL_PORT = int(os.environ.get("MYSQL_TEST_PORT", "3306"))
+MYSQL_USER = os.environ.get("MYSQL_TEST_USER", "root")
+MYSQL_PASSWORD = os.environ.get("MYSQL_TEST_PASSWORD", "")
+
+
+def mysql_server() -> pymysql.connections.Connection:
+    return pymysql.connect(host=MYSQL_HOST, port=MYSQL_PORT, user=MYSQL_USER,
+                           password=MYSQL_PASSWORD, charset="utf8mb4")
+
+
+@pytest.fixture
+def mysql_url() -> Iterator[str]:
+    """Create a uniquely named utf8mb4 database; drop it afterwards."""
+    name = f"r9test_{uuid.uuid4().hex[:12]}"
+    server = mysql_server()
+    with server.cursor() as cursor:
+        cursor.execute(
+            f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin"
+        )
+    try:
+        yield (f"mysql+pymysql://{MYSQL_USER}:{MYSQL_PASSWORD}@{MYSQL_HOST}:"
+               f"{MYSQL_PORT}/{name}?charset=utf8mb4")
+    finally:
+        with server.cursor() as cursor:
+            cursor.execute(f"DROP DATABASE IF EXISTS `{name}`")
+        server.close()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("mysql", marks=pytest.mark.mysql)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'test.sqlite3'}"
+    url: str = request.getfixturevalue("mysql_url")
+    return url
+
+
+@pytest.fixture
+def db(database_url: str) -> Iterator[Database]:
+    """A prepared database on each backend; services need no app."""
+    database = connect(database_url)
+    yield database
+    database.release()
+    search.index_for(database).forget()
+    database.close()
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return load_settings(data_dir=tmp_path / "data", testing=True)
+
+
+@pytest.fixture
+def app(settings: Settings) -> Iterator[Flask]:
+    application = create_app(settings)
+    yield application
+    database: Database = application.extensions["crm_db"]
+    search.index_for(database).forget()
+    database.close()
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def app_db(app: Flask) -> Database:
+    database: Database = app.extensions["crm_db"]
+    return database
