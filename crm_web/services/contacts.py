@@ -20,6 +20,7 @@ from crm_web.data.schema import utcnow
 from crm_web.errors import NotFoundError, UserError, VersionConflictError
 from crm_web.services import text
 from crm_web.services.fields import CONTACT_FIELDS, FIELDS_BY_NAME, PHONE_FIELD_NAMES
+from crm_web.services.importing.values import parse_date
 
 log = logging.getLogger(__name__)
 
@@ -57,9 +58,13 @@ class ContactInput:
     extra: dict[str, str] = field(default_factory=dict)
 
 
-def parse_form(raw: Mapping[str, Any], *, extra: Mapping[str, str] | None = None
-               ) -> ContactInput:
-    """Validate typed values; raise ContactInvalidError naming each bad one."""
+def parse_form(raw: Mapping[str, Any], *, extra: Mapping[str, str] | None = None,
+               lenient: bool = False) -> ContactInput:
+    """Validate typed values; raise ContactInvalidError naming each bad one.
+
+    ``lenient`` (imports) keeps a malformed e-mail address as typed instead
+    of rejecting the row; the importer reports it as a warning.
+    """
     values: dict[str, Any] = {}
     errors: dict[str, str] = {}
     for spec in CONTACT_FIELDS:
@@ -67,7 +72,8 @@ def parse_form(raw: Mapping[str, Any], *, extra: Mapping[str, str] | None = None
             continue
         value, error = _parse_field(spec.name, raw.get(spec.name))
         values[spec.name] = value
-        if error:
+        if error and not (lenient and spec.kind == "email"
+                          and 0 < len(value) <= (spec.max_length or 0)):
             errors[spec.name] = error
     values["category_uuid"] = raw.get("category_uuid") or None
     if not (values["name"] or values["company"]):
@@ -104,8 +110,6 @@ def _parse_birthday(label: str, raw: Any) -> tuple[date | None, str]:
         return None, ""
     if isinstance(raw, date):
         return raw, ""
-    from crm_web.services.importing.values import parse_date
-
     parsed = parse_date(text.clean(raw))
     if parsed is None:
         return None, _(

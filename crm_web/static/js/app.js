@@ -30,6 +30,24 @@
       });
   });
 
+  // The same for GET forms that produce a file (the export form).
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    if (!form.hasAttribute("data-download") || event.defaultPrevented ||
+        !window.pywebview || !window.pywebview.api ||
+        !window.pywebview.api.save_download) {
+      return;
+    }
+    event.preventDefault();
+    var query = new URLSearchParams(new FormData(form)).toString();
+    var url = new URL(form.action, window.location.href).href + "?" + query;
+    var format = new FormData(form).get("format") || "";
+    var name = form.getAttribute("data-download") + (format ? "." + format : "");
+    window.pywebview.api.save_download(url, name).then(function (path) {
+      if (path) { R9.notice(R9.text("saved") + " " + path); }
+    });
+  });
+
   window.R9 = {
     text: function (key) {
       var holder = document.getElementById("r9-texts");

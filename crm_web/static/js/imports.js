@@ -1,0 +1,44 @@
+// Import progress: poll the job until it finishes, then show the summary.
+(function () {
+  "use strict";
+  var box = document.getElementById("import-job");
+  if (!box) { return; }
+
+  function show(state) {
+    box.querySelector(".running").hidden = state.state !== "running";
+    box.querySelector(".done").hidden = state.state !== "done";
+    box.querySelector(".failed").hidden = state.state !== "failed";
+    document.getElementById("job-rows").textContent = state.progress;
+    if (state.state === "done" && state.result) {
+      document.getElementById("job-message").textContent = state.result.message;
+      var list = document.getElementById("job-reasons");
+      list.replaceChildren();
+      state.result.reasons.forEach(function (reason) {
+        var item = document.createElement("li");
+        item.textContent = reason;
+        list.appendChild(item);
+      });
+      var link = document.getElementById("job-rejected");
+      if (state.result.has_rejected_file) {
+        link.href = link.getAttribute("data-href").replace("UUID", state.result.import_uuid);
+        link.hidden = false;
+      }
+    }
+    if (state.state === "failed") {
+      document.getElementById("job-error").textContent = state.error;
+    }
+  }
+
+  function poll() {
+    fetch(box.getAttribute("data-url"), {
+      headers: { "X-Requested-With": "fetch", "Accept": "application/json" }
+    }).then(function (response) { return response.json(); })
+      .then(function (state) {
+        show(state);
+        if (state.state === "running") { window.setTimeout(poll, 400); }
+      })
+      .catch(function () { window.setTimeout(poll, 1500); });
+  }
+
+  if (box.getAttribute("data-state") === "running") { poll(); }
+})();
