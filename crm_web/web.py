@@ -59,7 +59,11 @@ def owner() -> str:
 
 
 def select_locale() -> str:
-    """Choose the language: the user's choice, then the system's."""
+    """Choose the language: the user's choice, then the system's.
+
+    NOTE: Flask-Babel parses "zh_CN" into zh_Hans_CN, so the Chinese
+    catalogue lives in translations/zh_Hans_CN.
+    """
     chosen = session.get("language") or preferences().get("language")
     if chosen in LANGUAGES:
         return str(chosen)
@@ -73,7 +77,8 @@ def select_locale() -> str:
 
 
 def current_language() -> str:
-    return str(get_locale() or "en")
+    """Return the request's language as one of the LANGUAGES codes."""
+    return match_language(str(get_locale() or "")) or "en"
 
 
 def static_url(filename: str) -> str:
