@@ -156,3 +156,26 @@ class DatabaseUnavailableError(UserError):
               "user name and password, and that the server is running.",
               url=url, reason=reason)
         )
+
+
+# --- files the exporter cannot write ------------------------------------
+
+
+class UnsupportedExportFormatError(UserError):
+    def __init__(self, filename: str) -> None:
+        super().__init__(
+            _("“%(file)s” cannot be exported because its name does not end "
+              "in .xlsx, .txt or .csv. Choose one of these types and export "
+              "again.", file=filename)
+        )
+
+
+class ExportWriteError(UserError):
+    status = HTTPStatus.CONFLICT
+
+    def __init__(self, filename: str, reason: str) -> None:
+        super().__init__(
+            _("Cannot write “%(file)s”: %(reason)s. If the file is open in "
+              "Excel or WPS, close it. Otherwise choose another folder. Then "
+              "export again.", file=filename, reason=reason)
+        )

@@ -49,10 +49,12 @@ DATETIME_FORMAT = "yyyy-mm-dd hh:mm"
 MIN_COLUMN_WIDTH = 12
 MAX_COLUMN_WIDTH = 50
 
-# XML 1.0 cannot hold these control characters, and Excel reads "_xHHHH_" in
-# a string as an escaped character, so both are written in that escape form.
-# A literal "_x0041_" becomes "_x005F_x0041_" (005F is the underscore).
-_OOXML_ESCAPE = re.compile(r"_(?=x[0-9A-Fa-f]{4}_)|[\x00-\x08\x0b\x0c\x0e-\x1f]")
+# XML 1.0 cannot hold most control characters, and XML readers turn a raw
+# carriage return into a line feed. Excel writes these as "_xHHHH_" and reads
+# that form back, so they are written the same way. A literal "_x0041_" in
+# the text becomes "_x005F_x0041_" (005F is the underscore), or Excel would
+# read it as "A". Openpyxl does not decode this form when it reads a file.
+_OOXML_ESCAPE = re.compile(r"_(?=x[0-9A-Fa-f]{4}_)|[\x00-\x08\x0b-\x1f]")
 _HEADER_FONT = Font(bold=True)
 
 Target = BinaryIO | Path | str
@@ -82,7 +84,7 @@ def write_table(
     *,
     sheet_title: str = "Contacts",
 ) -> int:
-    """Write a header row and ``rows`` to ``target``; return the rows written.
+    """Write a header row and ``rows`` to ``target`` and return the row count.
 
     ``columns`` pairs each row key with its header label. Values may be
     ``str``, ``date``, ``datetime``, ``int``, ``float``, ``Decimal``, or
@@ -91,9 +93,9 @@ def write_table(
     temporary file beside it first, so a failed export leaves no partial file.
     """
     if _checked_kind(kind) == "xlsx":
-        workbook = Workbook(write_only=True)
-        count = add_sheet(workbook, sheet_title, columns, rows)
         with open_binary(target) as stream:
+            workbook = Workbook(write_only=True)
+            count = add_sheet(workbook, sheet_title, columns, rows)
             workbook.save(stream)
         return count
 
@@ -112,10 +114,12 @@ def _checked_kind(kind: str) -> str:
 
 @contextmanager
 def open_binary(target: Target) -> Iterator[BinaryIO]:
-    """Yield a binary stream for ``target``; a path is replaced only on success.
+    """Yield a binary stream that writes to ``target``.
 
-    Raises ``ExportWriteError`` when the file cannot be created or replaced,
-    for example because Excel on Windows has it open.
+    A path target is written to a temporary file beside it, which replaces
+    the path only when the block succeeds. Raises ``ExportWriteError`` when
+    the file cannot be created or replaced, for example because Excel on
+    Windows has it open.
     """
     if not isinstance(target, str | os.PathLike):
         yield target
@@ -216,10 +220,22 @@ def add_sheet(
     keys = [key for key, _ in columns]
     pool = _CellPool(sheet, len(keys))
     count = 0
-    for row in rows:
-        sheet.append([pool.fill(i, key, row.get(key)) for i, key in enumerate(keys)])
-        count += 1
+    try:
+        for row in rows:
+            cells = [pool.fill(i, key, row.get(key)) for i, key in enumerate(keys)]
+            sheet.append(cells)
+            count += 1
+    except BaseException:
+        _discard(sheet)
+        raise
     return count
+
+
+def _discard(sheet: WriteOnlyWorksheet) -> None:
+    # Openpyxl 3.1 deletes a write-only sheet's temporary file when the
+    # workbook is saved, or else only when Python exits.
+    sheet.close()
+    sheet._writer.cleanup()
 
 
 def _set_columns(sheet: WriteOnlyWorksheet, widths: Sequence[int]) -> None:
@@ -264,7 +280,7 @@ class _CellPool:
         self.cells: list[dict[str, Cell]] = [{} for _ in range(size)]
 
     def fill(self, index: int, key: str, value: object) -> Cell | None:
-        """Return the cell for ``value`` in column ``index``; None if empty."""
+        """Return the filled cell for ``value`` in column ``index``, or None."""
         if value is None or value == "":
             return None
         if isinstance(value, str):
@@ -297,11 +313,11 @@ def _xlsx_value(key: str, value: object) -> tuple[str, object]:
 
 
 def _set_string(cell: Cell, value: str) -> None:
-    # NOTE: openpyxl cuts text at 32,767 characters, the most an Excel cell
-    # holds; the longest contact field, notes, allows 20,000.
+    # NOTE: openpyxl cuts text at 32,767 characters, Excel's maximum cell
+    # length. The longest contact field, notes, allows 20,000.
     cell.value = _OOXML_ESCAPE.sub(_escape_match, value)
     # The value setter marks text starting with "=" as a formula and "#N/A"
-    # and the like as errors; a string cell is never evaluated.
+    # and the like as errors, but a string cell is never evaluated.
     cell.data_type = "s"
 
 
