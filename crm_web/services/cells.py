@@ -1,12 +1,12 @@
 """Formula guard for text cells in exported .txt and .csv files.
 
-Excel, WPS and LibreOffice run a cell that starts with ``=``, ``+``, ``-`` or
-``@`` as a formula when they open a text table, and some of them strip a
-leading tab or carriage return first. A formula such as ``=HYPERLINK(...)``
-or a DDE call can then leak data or run a program, so exported text cells
-that start with one of these get a leading apostrophe. The importer removes
-it again with ``unguard_formula``. Cells in .xlsx files need no guard,
-because a cell stored as a string is never evaluated.
+Excel, WPS and LibreOffice may run a cell of an opened text table as a
+formula, such as ``=HYPERLINK(...)`` or a DDE call, which can leak data or
+start a program. CWE-1236 lists "=", "+", "-" and "@" as the risky first
+characters, and OWASP's ASVS 1.2.10 adds a leading tab. Exported text cells
+that start with one of these, or with a carriage return, get a leading
+apostrophe, which the importer removes again with ``unguard_formula``. Cells
+in .xlsx files need no guard, because a string cell is never evaluated.
 """
 
 from __future__ import annotations
