@@ -1,8 +1,10 @@
 """Import template files: an .xlsx workbook and a tab-separated .txt file.
 
-Both hold one header row with every contact field and one example row. The
-headers read "中文(English)", for example "姓名(Name)", whatever language the
-app runs in, so the importer can match them by fixed synonyms.
+Both contain a header row with every contact field and one example row. The
+.xlsx file has them on its "Contacts" sheet and explains each column on a
+second sheet, and the .txt file explains the columns in a "# " line first.
+The headers read "中文(English)", for example "姓名(Name)", in every interface
+language, so the importer can match them with fixed synonyms.
 """
 
 from __future__ import annotations
@@ -31,8 +33,11 @@ HELP_SHEET_TITLE = "说明 Help"
 # Fields whose values are digits that Excel would turn into numbers, dropping
 # leading zeros and the digits of long numbers past the 15th.
 _DIGIT_FIELDS = ("mobile", "phone", "whatsapp", "qq", "postcode")
-_TEXT_NOTE_ZH = "本列须为文本格式，以保留开头的 0 和长号码。"
-_TEXT_NOTE_EN = " Keep this column formatted as Text so leading zeros stay."
+_TEXT_NOTE_ZH = "本列必须为文本格式，否则 Excel 会去掉开头的 0 并改动长号码。"
+_TEXT_NOTE_EN = (
+    " This column must be formatted as Text, or Excel drops leading zeros"
+    " and changes long numbers."
+)
 
 _TXT_COMMENT = (
     "# 每行一个联系人，列之间用 Tab 分隔。电话、QQ、邮编按文本填写，生日写成 "
@@ -102,7 +107,7 @@ _COLUMNS: dict[str, _Column] = {
     "notes": _Column(
         "备注",
         "备注，可以有多行。",
-        "Notes; may span several lines.",
+        "Notes, which may span several lines.",
         "2024 年秋季广交会认识，关注 LED 灯具。",
     ),
     "tags": _Column(
@@ -117,8 +122,7 @@ _COLUMNS: dict[str, _Column] = {
 def template_headers() -> dict[str, str]:
     """Return the template's header for each contact field, in field order.
 
-    A header reads "中文(English)"; when both names are the same, the name
-    alone is used.
+    A header reads "中文(English)", or only the name when both are the same.
     """
     with force_locale("en"):
         return {field.name: _header(field) for field in CONTACT_FIELDS}
@@ -158,32 +162,30 @@ def _write_txt_template(target: Target) -> None:
 
 
 def _write_xlsx_template(target: Target) -> None:
-    workbook = Workbook(write_only=True)
+    # Excel gives cells typed later in a column the column's number format,
+    # so phone numbers added to the template keep their leading zeros too.
     formats = [
         DATE_FORMAT if field.kind == "date" else TEXT_FORMAT for field in CONTACT_FIELDS
     ]
-    add_sheet(
-        workbook,
-        CONTACTS_SHEET_TITLE,
-        _contact_columns(),
-        [_example_row()],
-        column_formats=formats,
-    )
-    add_sheet(
-        workbook,
-        HELP_SHEET_TITLE,
-        _HELP_COLUMNS,
-        _help_rows(),
-        widths=_HELP_WIDTHS,
-    )
     with open_binary(target) as stream:
+        workbook = Workbook(write_only=True)
+        add_sheet(
+            workbook,
+            CONTACTS_SHEET_TITLE,
+            _contact_columns(),
+            [_example_row()],
+            column_formats=formats,
+        )
+        add_sheet(
+            workbook, HELP_SHEET_TITLE, _HELP_COLUMNS, _help_rows(), widths=_HELP_WIDTHS
+        )
         workbook.save(stream)
 
 
 _HELP_COLUMNS = (
     ("header", "列标题 Column"),
-    ("help_zh", "内容说明"),
-    ("help_en", "What it holds"),
+    ("help_zh", "说明"),
+    ("help_en", "Description"),
     ("example", "示例 Example"),
 )
 _HELP_WIDTHS = (24, 48, 60, 36)
