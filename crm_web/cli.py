@@ -89,7 +89,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _app(args: argparse.Namespace) -> Flask:
     settings = load_settings(data_dir=args.data_dir,
                              database_url=args.database_url)
-    configure_logging(settings.log_dir)
+    # One-shot commands print their own results; the log file has the rest.
+    is_server = args.command in (None, "run", "serve")
+    configure_logging(settings.log_dir,
+                      console_level=logging.INFO if is_server else logging.WARNING)
     return create_app(settings)
 
 

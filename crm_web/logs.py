@@ -11,7 +11,8 @@ LOG_FILE_NAME = "r9crm.log"
 FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
-def configure_logging(log_dir: Path, *, level: int = logging.INFO) -> Path:
+def configure_logging(log_dir: Path, *, level: int = logging.INFO,
+                      console_level: int = logging.INFO) -> Path:
     """Log to a rotating file in ``log_dir`` and to the console if one exists."""
     log_dir.mkdir(parents=True, exist_ok=True)
     path = log_dir / LOG_FILE_NAME
@@ -24,7 +25,9 @@ def configure_logging(log_dir: Path, *, level: int = logging.INFO) -> Path:
     handlers: list[logging.Handler] = [file_handler]
     # A windowed (PyInstaller --noconsole) build has no stderr.
     if sys.stderr is not None:
-        handlers.append(logging.StreamHandler())
+        console = logging.StreamHandler()
+        console.setLevel(console_level)
+        handlers.append(console)
     for handler in handlers:
         handler.setFormatter(logging.Formatter(FORMAT))
         handler.r9crm = True  # type: ignore[attr-defined]
