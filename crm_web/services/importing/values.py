@@ -12,6 +12,7 @@ import decimal
 import re
 import unicodedata
 from decimal import Decimal
+from functools import lru_cache
 
 from babel.numbers import format_decimal, format_percent
 
@@ -58,7 +59,7 @@ def number_to_text(value: float | int, number_format: str | None = None) -> str:
 def text_to_cell(text: str) -> str:
     """Trim a typed value and flag scientific notation as a truncated number."""
     value = text.strip().lstrip("\ufeff")
-    if _SCIENTIFIC_TEXT.fullmatch(value):
+    if "+" in value and _SCIENTIFIC_TEXT.fullmatch(value):
         # Excel writes a long number it displays as "1.10101E+17" to CSV in
         # that form, and the digits it dropped cannot be recovered.
         return TruncatedNumber(value)
@@ -89,6 +90,7 @@ def _general(value: float | int) -> str:
     return format(rounded.normalize(), "f")
 
 
+@lru_cache(maxsize=256)
 def _simple_pattern(number_format: str | None) -> str | None:
     """Return the format as a Babel pattern, or None to use General."""
     if not number_format:
