@@ -106,8 +106,16 @@ def test_detect_text(tmp_path, rows, encoding, bom, delimiter, expected):
         ('"a,b"\t"c"\r\nd\te,f\r\n', "\t"),
         ("# 模板说明\r\n姓名,手机,邮箱\r\n张三,155,a@b.c\r\n", ","),
         ("只有一列\r\n张三\r\n", "\t"),
+        ("sep=;\r\nName,Price\r\nA,1\r\n", ";"),
     ],
-    ids=["decimal-commas", "quoted-semicolon", "commas-in-tab-text", "comment", "one"],
+    ids=[
+        "decimal-commas",
+        "quoted-semicolon",
+        "commas-in-tab-text",
+        "comment",
+        "one-column",
+        "excel-sep-line",
+    ],
 )
 def test_detect_delimiter(tmp_path, text, expected):
     path = tmp_path / "t.csv"

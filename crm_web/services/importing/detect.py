@@ -44,6 +44,7 @@ EXCEL_NAMESPACE = "urn:schemas-microsoft-com:office:excel"
 _SAMPLE_BYTES = 1 << 20
 _SNIFF_CHARS = 1 << 16
 _SNIFF_RECORDS = 50
+_SEP_LINE = re.compile(r"sep=(.)\r?\n")
 DELIMITERS = ("\t", ",", ";", "|")
 
 _ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
@@ -419,6 +420,9 @@ def _common_characters(codec: str) -> frozenset[str]:
 
 def _sniff_delimiter(text: str, is_whole: bool) -> str:
     """Pick the delimiter that splits the most lines into the same width."""
+    # Excel writes and obeys a first line "sep=;" that names the delimiter.
+    if match := _SEP_LINE.match(text):
+        return match[1]
     if not is_whole and "\n" in text:
         # The last line of a sample may be cut short.
         text = text[: text.rindex("\n")]

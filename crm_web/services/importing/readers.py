@@ -184,9 +184,10 @@ def _count_formats(archive: zipfile.ZipFile, sheet: str) -> dict[int, Counter[st
     """Count the number formats of numeric cells in the sheet's first rows.
 
     openpyxl's read-only mode loads every shared string first, and scans the
-    whole sheet when its <dimension> element is missing. On a 100,000-row
-    file that took 3.7 to 6.3 s for 250 rows, against about 1 s for calamine
-    to read every value, so the styles and first rows are parsed here.
+    whole sheet when its <dimension> element is missing. For 250 rows of a
+    100,000 x 15 sheet without <dimension>, openpyxl 3.1.5 took 3.7 s (6.3 s
+    with shared strings) on a 2-core machine, where calamine read every value
+    in 1.2 s. So the styles and the first rows are parsed here.
     """
     book_path = _relationships(archive, "")["officeDocument"][0]
     book_parts = _relationships(archive, book_path)
