@@ -24,8 +24,9 @@ log = logging.getLogger(__name__)
 MAX_UPLOAD_BYTES = 200 * 1024 * 1024
 
 
-def create_app(settings: Settings | None = None, *,
-               db: Database | None = None) -> Flask:
+def create_app(
+    settings: Settings | None = None, *, db: Database | None = None
+) -> Flask:
     """Build the app; the database schema is upgraded before it serves."""
     settings = settings or load_settings()
     app = Flask(__name__)
@@ -44,11 +45,14 @@ def create_app(settings: Settings | None = None, *,
     _register_blueprints(app)
     _register_handlers(app)
     app.jinja_env.globals.update(
-        static_url=web.static_url, LANGUAGES=LANGUAGES, areas=web.AREAS,
+        static_url=web.static_url,
+        LANGUAGES=LANGUAGES,
+        areas=web.AREAS,
         current_language=web.current_language,
     )
     app.jinja_env.filters.update(
-        local_datetime=web.format_local_datetime, local_date=web.format_date,
+        local_datetime=web.format_local_datetime,
+        local_date=web.format_date,
     )
     app.teardown_appcontext(_release_db)
     return app
@@ -56,7 +60,12 @@ def create_app(settings: Settings | None = None, *,
 
 def _register_blueprints(app: Flask) -> None:
     from crm_web.blueprints import (
-        areas, categories, contacts, exports, imports, settings,
+        areas,
+        categories,
+        contacts,
+        exports,
+        imports,
+        settings,
     )
 
     for module in (areas, categories, contacts, exports, imports, settings):
@@ -89,23 +98,26 @@ def _register_handlers(app: Flask) -> None:
     def unexpected(error: Exception) -> Any:
         log.exception("Unexpected error on %s %s", request.method, request.path)
         log_path = web.settings().log_dir / LOG_FILE_NAME
-        message = _("Sorry, something went wrong and the action was not "
-                    "completed. The details are in the log file %(path)s.",
-                    path=log_path)
+        message = _(
+            "Sorry, something went wrong and the action was not "
+            "completed. The details are in the log file %(path)s.",
+            path=log_path,
+        )
         status = HTTPStatus.INTERNAL_SERVER_ERROR
         if web.wants_json():
             return {"error": message}, status
-        return render_template("error.html", message=message,
-                               status=status), status
+        return render_template("error.html", message=message, status=status), status
 
 
 def _http_message(error: HTTPException) -> str:
     if error.code == HTTPStatus.NOT_FOUND:
         return _("This page does not exist. Use the menu on the left to go on.")
     if error.code == HTTPStatus.REQUEST_ENTITY_TOO_LARGE:
-        return _("The file is larger than %(size)s MB, the largest R9 CRM "
-                 "accepts. Split it into smaller files and import each.",
-                 size=MAX_UPLOAD_BYTES // (1024 * 1024))
+        return _(
+            "The file is larger than %(size)s MB, the largest R9 CRM "
+            "accepts. Split it into smaller files and import each.",
+            size=MAX_UPLOAD_BYTES // (1024 * 1024),
+        )
     return str(error.description)
 
 

@@ -26,50 +26,73 @@ POLICIES = ("skip", "update", "overwrite", "create")
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="r9crm",
-        description="R9 CRM: contacts, import and export, in a window or a "
-        "browser.",
-        epilog="Environment: " + "; ".join(
+        description="R9 CRM: contacts, import and export, in a window or a browser.",
+        epilog="Environment: "
+        + "; ".join(
             f"{name}: {what} (default: {default})"
-            for name, what, default in ENVIRONMENT),
+            for name, what, default in ENVIRONMENT
+        ),
     )
-    parser.add_argument("--data-dir", help="folder for the database, files and "
-                        "logs (env CRM_DATA_DIR)")
-    parser.add_argument("--database-url", help="sqlite:///FILE or "
-                        "mysql+pymysql://USER:PASSWORD@HOST/DB "
-                        "(env CRM_DATABASE_URL)")
+    parser.add_argument(
+        "--data-dir", help="folder for the database, files and logs (env CRM_DATA_DIR)"
+    )
+    parser.add_argument(
+        "--database-url",
+        help="sqlite:///FILE or "
+        "mysql+pymysql://USER:PASSWORD@HOST/DB "
+        "(env CRM_DATABASE_URL)",
+    )
     commands = parser.add_subparsers(dest="command")
 
     run = commands.add_parser("run", help="open the desktop window (default)")
-    run.add_argument("--browser", action="store_true",
-                     help="serve for a browser instead of opening a window")
-    run.add_argument("--port", type=int, default=0,
-                     help="port to listen on (default: a free one)")
+    run.add_argument(
+        "--browser",
+        action="store_true",
+        help="serve for a browser instead of opening a window",
+    )
+    run.add_argument(
+        "--port", type=int, default=0, help="port to listen on (default: a free one)"
+    )
 
     serve = commands.add_parser("serve", help="serve the app for browsers")
-    serve.add_argument("--host", default="127.0.0.1",
-                       help="address to listen on (default 127.0.0.1)")
-    serve.add_argument("--port", type=int, default=8765,
-                       help="port to listen on (default 8765; 0 picks a free one)")
+    serve.add_argument(
+        "--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)"
+    )
+    serve.add_argument(
+        "--port",
+        type=int,
+        default=8765,
+        help="port to listen on (default 8765; 0 picks a free one)",
+    )
 
     imp = commands.add_parser("import", help="import contacts from a file")
     imp.add_argument("file", type=Path)
-    imp.add_argument("--on-duplicate", choices=POLICIES, default="update",
-                     help="what to do with a row whose phone or e-mail is "
-                     "already stored: skip it, fill the stored card's empty "
-                     "fields (update, the default), overwrite them, or create "
-                     "another card")
-    imp.add_argument("--dry-run", action="store_true",
-                     help="check the file and print the summary without saving")
+    imp.add_argument(
+        "--on-duplicate",
+        choices=POLICIES,
+        default="update",
+        help="what to do with a row whose phone or e-mail is "
+        "already stored: skip it, fill the stored card's empty "
+        "fields (update, the default), overwrite them, or create "
+        "another card",
+    )
+    imp.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="check the file and print the summary without saving",
+    )
 
     exp = commands.add_parser("export", help="export contacts to a file")
     exp.add_argument("file", type=Path, help="target; .xlsx, .txt or .csv")
-    exp.add_argument("--query", default="", help="only contacts matching "
-                     "this smart query")
+    exp.add_argument(
+        "--query", default="", help="only contacts matching this smart query"
+    )
 
     search = commands.add_parser("search", help="print matching contacts")
     search.add_argument("text")
-    search.add_argument("--json", action="store_true",
-                        help="print a JSON array of contact objects")
+    search.add_argument(
+        "--json", action="store_true", help="print a JSON array of contact objects"
+    )
     return parser
 
 
@@ -87,12 +110,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _app(args: argparse.Namespace) -> Flask:
-    settings = load_settings(data_dir=args.data_dir,
-                             database_url=args.database_url)
+    settings = load_settings(data_dir=args.data_dir, database_url=args.database_url)
     # One-shot commands print their own results; the log file has the rest.
     is_server = args.command in (None, "run", "serve")
-    configure_logging(settings.log_dir,
-                      console_level=logging.INFO if is_server else logging.WARNING)
+    configure_logging(
+        settings.log_dir, console_level=logging.INFO if is_server else logging.WARNING
+    )
     return create_app(settings)
 
 
@@ -104,8 +127,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     window = None if getattr(args, "browser", False) else _window_module()
     server = Server(app, port=port)
     if window is None:
-        print(f"R9 CRM is running at {server.url}  (Ctrl+C stops it)",
-              flush=True)
+        print(f"R9 CRM is running at {server.url}  (Ctrl+C stops it)", flush=True)
         server.serve_forever()
         return 0
     server.start_in_thread()
@@ -142,8 +164,12 @@ def cmd_import(args: argparse.Namespace) -> int:
     app = _app(args)
     with app.test_request_context():
         summary = import_file(
-            web.db(), args.file, policy=args.on_duplicate,
-            dry_run=args.dry_run, owner=web.owner(), region=web.region(),
+            web.db(),
+            args.file,
+            policy=args.on_duplicate,
+            dry_run=args.dry_run,
+            owner=web.owner(),
+            region=web.region(),
             work_dir=web.settings().work_dir,
         )
         print(summary.describe())
@@ -177,8 +203,9 @@ def cmd_search(args: argparse.Namespace) -> int:
         return 0
     for contact in found:
         phones = " ".join(filter(None, [contact["mobile"], contact["phone"]]))
-        print("\t".join([contact["name"], contact["company"], phones,
-                         contact["email"]]))
+        print(
+            "\t".join([contact["name"], contact["company"], phones, contact["email"]])
+        )
     print(f"{len(found)} found", file=sys.stderr)
     return 0
 

@@ -19,12 +19,21 @@ APP_AUTHOR = "R9"
 
 # One row per environment variable: name, what it sets, default.
 ENVIRONMENT = (
-    ("CRM_DATA_DIR", "folder for the SQLite file, files area and logs",
-     "the platform's per-user data folder"),
-    ("CRM_DATABASE_URL", "SQLAlchemy URL of the database "
-     "(sqlite:///... or mysql+pymysql://...)", "SQLite file in the data folder"),
-    ("CRM_LANGUAGE", "interface language when the user has not chosen one "
-     "(en or zh_CN)", "the system language"),
+    (
+        "CRM_DATA_DIR",
+        "folder for the SQLite file, files area and logs",
+        "the platform's per-user data folder",
+    ),
+    (
+        "CRM_DATABASE_URL",
+        "SQLAlchemy URL of the database (sqlite:///... or mysql+pymysql://...)",
+        "SQLite file in the data folder",
+    ),
+    (
+        "CRM_LANGUAGE",
+        "interface language when the user has not chosen one (en or zh_CN)",
+        "the system language",
+    ),
 )
 
 

@@ -31,8 +31,12 @@ class NotFoundError(UserError):
 
     def __init__(self, what: str, key: object) -> None:
         super().__init__(
-            _("%(what)s %(key)s was not found. It may have been deleted; "
-              "go back to the list and try again.", what=what, key=key)
+            _(
+                "%(what)s %(key)s was not found. It may have been deleted; "
+                "go back to the list and try again.",
+                what=what,
+                key=key,
+            )
         )
 
 
@@ -43,9 +47,12 @@ class VersionConflictError(UserError):
 
     def __init__(self, name: str) -> None:
         super().__init__(
-            _("“%(name)s” was changed by someone else after you opened it. "
-              "Your changes were not saved; reload it to see the new version "
-              "and apply your changes again.", name=name)
+            _(
+                "“%(name)s” was changed by someone else after you opened it. "
+                "Your changes were not saved; reload it to see the new version "
+                "and apply your changes again.",
+                name=name,
+            )
         )
 
 
@@ -54,8 +61,12 @@ class InvalidValueError(UserError):
 
     def __init__(self, field: str, value: object, hint: str) -> None:
         super().__init__(
-            _("%(field)s “%(value)s” is not valid: %(hint)s",
-              field=field, value=value, hint=hint)
+            _(
+                "%(field)s “%(value)s” is not valid: %(hint)s",
+                field=field,
+                value=value,
+                hint=hint,
+            )
         )
         self.field = field
 
@@ -65,8 +76,11 @@ class DuplicateNameError(UserError):
 
     def __init__(self, what: str, name: str) -> None:
         super().__init__(
-            _("A %(what)s named “%(name)s” already exists. Choose another "
-              "name.", what=what, name=name)
+            _(
+                "A %(what)s named “%(name)s” already exists. Choose another name.",
+                what=what,
+                name=name,
+            )
         )
 
 
@@ -82,54 +96,73 @@ class ImportFileError(UserError):
 class EmptyFileError(ImportFileError):
     def __init__(self, filename: str) -> None:
         super().__init__(
-            _("“%(file)s” is empty: it contains no rows. Check that you chose "
-              "the right file and that it was saved completely.", file=filename)
+            _(
+                "“%(file)s” is empty: it contains no rows. Check that you chose "
+                "the right file and that it was saved completely.",
+                file=filename,
+            )
         )
 
 
 class CorruptFileError(ImportFileError):
     def __init__(self, filename: str, kind: str) -> None:
         super().__init__(
-            _("“%(file)s” looks like a %(kind)s file but is damaged and cannot "
-              "be read. Open it in Excel or WPS, save it again, and import "
-              "the new copy.", file=filename, kind=kind)
+            _(
+                "“%(file)s” looks like a %(kind)s file but is damaged and cannot "
+                "be read. Open it in Excel or WPS, save it again, and import "
+                "the new copy.",
+                file=filename,
+                kind=kind,
+            )
         )
 
 
 class PasswordProtectedError(ImportFileError):
     def __init__(self, filename: str) -> None:
         super().__init__(
-            _("“%(file)s” is protected with a password. Open it in Excel or "
-              "WPS, remove the password (File > Info > Protect Workbook), save "
-              "it, and import it again.", file=filename)
+            _(
+                "“%(file)s” is protected with a password. Open it in Excel or "
+                "WPS, remove the password (File > Info > Protect Workbook), save "
+                "it, and import it again.",
+                file=filename,
+            )
         )
 
 
 class UnsupportedFormatError(ImportFileError):
     def __init__(self, filename: str) -> None:
         super().__init__(
-            _("“%(file)s” is not a spreadsheet or text table that R9 CRM can "
-              "read. Save it from Excel or WPS as .xlsx, .xls, .csv or "
-              "tab-separated .txt and import that file.", file=filename)
+            _(
+                "“%(file)s” is not a spreadsheet or text table that R9 CRM can "
+                "read. Save it from Excel or WPS as .xlsx, .xls, .csv or "
+                "tab-separated .txt and import that file.",
+                file=filename,
+            )
         )
 
 
 class UnknownEncodingError(ImportFileError):
     def __init__(self, filename: str, encoding: str) -> None:
         super().__init__(
-            _("“%(file)s” cannot be read as %(encoding)s text. Choose another "
-              "encoding in the preview, or save the file as UTF-8 and import "
-              "it again.", file=filename, encoding=encoding)
+            _(
+                "“%(file)s” cannot be read as %(encoding)s text. Choose another "
+                "encoding in the preview, or save the file as UTF-8 and import "
+                "it again.",
+                file=filename,
+                encoding=encoding,
+            )
         )
 
 
 class NoHeaderError(ImportFileError):
     def __init__(self, filename: str) -> None:
         super().__init__(
-            _("No column in “%(file)s” could be matched to a contact field "
-              "such as Name, Mobile or E-mail. Add a header row (download the "
-              "template to see one) or map the columns by hand.",
-              file=filename)
+            _(
+                "No column in “%(file)s” could be matched to a contact field "
+                "such as Name, Mobile or E-mail. Add a header row (download the "
+                "template to see one) or map the columns by hand.",
+                file=filename,
+            )
         )
 
 
@@ -140,10 +173,14 @@ class DatabaseCharsetError(UserError):
 
     def __init__(self, database: str, charset: str) -> None:
         super().__init__(
-            _("The MySQL database “%(db)s” uses the character set %(charset)s, "
-              "which loses Chinese characters or emoji. Run: ALTER DATABASE "
-              "`%(db)s` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin; then start "
-              "R9 CRM again.", db=database, charset=charset)
+            _(
+                "The MySQL database “%(db)s” uses the character set %(charset)s, "
+                "which loses Chinese characters or emoji. Run: ALTER DATABASE "
+                "`%(db)s` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin; then start "
+                "R9 CRM again.",
+                db=database,
+                charset=charset,
+            )
         )
 
 
@@ -152,9 +189,12 @@ class DatabaseUnavailableError(UserError):
 
     def __init__(self, url: str, reason: str) -> None:
         super().__init__(
-            _("Cannot open the database %(url)s: %(reason)s. Check the address, "
-              "user name and password, and that the server is running.",
-              url=url, reason=reason)
+            _(
+                "Cannot open the database %(url)s: %(reason)s. Check the address, "
+                "user name and password, and that the server is running.",
+                url=url,
+                reason=reason,
+            )
         )
 
 
@@ -164,9 +204,12 @@ class DatabaseUnavailableError(UserError):
 class UnsupportedExportFormatError(UserError):
     def __init__(self, filename: str) -> None:
         super().__init__(
-            _("“%(file)s” cannot be exported because its name does not end "
-              "in .xlsx, .txt or .csv. Choose one of these types and export "
-              "again.", file=filename)
+            _(
+                "“%(file)s” cannot be exported because its name does not end "
+                "in .xlsx, .txt or .csv. Choose one of these types and export "
+                "again.",
+                file=filename,
+            )
         )
 
 
@@ -175,7 +218,11 @@ class ExportWriteError(UserError):
 
     def __init__(self, filename: str, reason: str) -> None:
         super().__init__(
-            _("Cannot write “%(file)s”: %(reason)s. If the file is open in "
-              "Excel or WPS, close it. Otherwise choose another folder. Then "
-              "export again.", file=filename, reason=reason)
+            _(
+                "Cannot write “%(file)s”: %(reason)s. If the file is open in "
+                "Excel or WPS, close it. Otherwise choose another folder. Then "
+                "export again.",
+                file=filename,
+                reason=reason,
+            )
         )

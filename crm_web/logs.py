@@ -11,8 +11,9 @@ LOG_FILE_NAME = "r9crm.log"
 FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
-def configure_logging(log_dir: Path, *, level: int = logging.INFO,
-                      console_level: int = logging.INFO) -> Path:
+def configure_logging(
+    log_dir: Path, *, level: int = logging.INFO, console_level: int = logging.INFO
+) -> Path:
     """Log to a rotating file in ``log_dir`` and to the console if one exists."""
     log_dir.mkdir(parents=True, exist_ok=True)
     path = log_dir / LOG_FILE_NAME

@@ -21,18 +21,25 @@ THREADS = 8
 class PortBusyError(UserError):
     def __init__(self, host: str, port: int) -> None:
         super().__init__(
-            _("Port %(port)s on %(host)s is already in use, perhaps by another "
-              "copy of R9 CRM. Close it, or start with --port and a different "
-              "number (or --port 0 to pick a free one).", port=port, host=host)
+            _(
+                "Port %(port)s on %(host)s is already in use, perhaps by another "
+                "copy of R9 CRM. Close it, or start with --port and a different "
+                "number (or --port 0 to pick a free one).",
+                port=port,
+                host=host,
+            )
         )
 
 
 class ExposedServerError(UserError):
     def __init__(self, host: str) -> None:
         super().__init__(
-            _("Refusing to listen on %(host)s: R9 CRM has no login protection "
-              "yet, so anyone on the network could read and change your "
-              "contacts. Serve on 127.0.0.1 (the default) instead.", host=host)
+            _(
+                "Refusing to listen on %(host)s: R9 CRM has no login protection "
+                "yet, so anyone on the network could read and change your "
+                "contacts. Serve on 127.0.0.1 (the default) instead.",
+                host=host,
+            )
         )
 
 
@@ -64,8 +71,9 @@ class Server:
         if not is_loopback(host):
             raise ExposedServerError(host)
         check_port(host, port)
-        self._server = create_server(app, host=host, port=port, threads=THREADS,
-                                     ident="R9 CRM")
+        self._server = create_server(
+            app, host=host, port=port, threads=THREADS, ident="R9 CRM"
+        )
         self.host = host
         self.port = int(self._server.effective_port)  # type: ignore[union-attr]
 
@@ -78,8 +86,9 @@ class Server:
         self._server.run()
 
     def start_in_thread(self) -> threading.Thread:
-        thread = threading.Thread(target=self.serve_forever, daemon=True,
-                                  name="r9crm-server")
+        thread = threading.Thread(
+            target=self.serve_forever, daemon=True, name="r9crm-server"
+        )
         thread.start()
         return thread
 

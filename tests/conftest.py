@@ -29,8 +29,13 @@ MYSQL_PASSWORD = os.environ.get("MYSQL_TEST_PASSWORD", "")
 
 
 def mysql_server() -> pymysql.connections.Connection:
-    return pymysql.connect(host=MYSQL_HOST, port=MYSQL_PORT, user=MYSQL_USER,
-                           password=MYSQL_PASSWORD, charset="utf8mb4")
+    return pymysql.connect(
+        host=MYSQL_HOST,
+        port=MYSQL_PORT,
+        user=MYSQL_USER,
+        password=MYSQL_PASSWORD,
+        charset="utf8mb4",
+    )
 
 
 @pytest.fixture
@@ -43,8 +48,10 @@ def mysql_url() -> Iterator[str]:
             f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin"
         )
     try:
-        yield (f"mysql+pymysql://{MYSQL_USER}:{MYSQL_PASSWORD}@{MYSQL_HOST}:"
-               f"{MYSQL_PORT}/{name}?charset=utf8mb4")
+        yield (
+            f"mysql+pymysql://{MYSQL_USER}:{MYSQL_PASSWORD}@{MYSQL_HOST}:"
+            f"{MYSQL_PORT}/{name}?charset=utf8mb4"
+        )
     finally:
         with server.cursor() as cursor:
             cursor.execute(f"DROP DATABASE IF EXISTS `{name}`")

@@ -15,13 +15,20 @@ from crm_web.services.contacts import ContactInvalidError, DuplicateContactError
 
 
 def add(db: Database, **values: str) -> int:
-    return service.create_contact(db, service.parse_form(values), owner="Admin",
-                                  region="CN", allow_duplicate=True)
+    return service.create_contact(
+        db, service.parse_form(values), owner="Admin", region="CN", allow_duplicate=True
+    )
 
 
 def test_create_stores_text_exactly(db: Database) -> None:
-    contact_id = add(db, name="张小明", mobile="00155 5550 0102",
-                     postcode="010020", qq="0123456789", notes="第一行\n第二行 😀")
+    contact_id = add(
+        db,
+        name="张小明",
+        mobile="00155 5550 0102",
+        postcode="010020",
+        qq="0123456789",
+        notes="第一行\n第二行 😀",
+    )
     row = contact_data.get_contact(db, contact_id)
     assert row is not None
     assert row["mobile"] == "00155 5550 0102"
@@ -52,11 +59,14 @@ def test_parse_form_requires_name_or_company() -> None:
     assert "name" in caught.value.errors
 
 
-@pytest.mark.parametrize(("field", "value"), [
-    ("email", "not-an-email"),
-    ("birthday", "31/31/2020"),
-    ("name", "x" * 201),
-])
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("email", "not-an-email"),
+        ("birthday", "31/31/2020"),
+        ("name", "x" * 201),
+    ],
+)
 def test_parse_form_rejects_bad_value_naming_it(field: str, value: str) -> None:
     with pytest.raises(ContactInvalidError) as caught:
         service.parse_form({"name": "A", field: value})
@@ -88,8 +98,9 @@ def test_update_with_stale_version_is_refused(db: Database) -> None:
     form = service.parse_form({"name": "B"})
     service.update_contact(db, contact_id, form, version=1, region="CN")
     with pytest.raises(VersionConflictError):
-        service.update_contact(db, contact_id, service.parse_form({"name": "C"}),
-                               version=1, region="CN")
+        service.update_contact(
+            db, contact_id, service.parse_form({"name": "C"}), version=1, region="CN"
+        )
     row = contact_data.get_contact(db, contact_id)
     assert row is not None
     assert row["name"] == "B"
@@ -106,8 +117,14 @@ def test_delete_and_restore(db: Database) -> None:
 
 def test_merge_keeps_every_non_empty_field(db: Database) -> None:
     target = add(db, name="张小明", mobile="15555500102", city="宁波", tags="VIP")
-    source = add(db, name="Zhang Xiaoming", email="z@example.com", city="杭州",
-                 tags="展会", notes="老客户")
+    source = add(
+        db,
+        name="Zhang Xiaoming",
+        email="z@example.com",
+        city="杭州",
+        tags="展会",
+        notes="老客户",
+    )
     service.merge_contacts(db, target_id=target, source_id=source, region="CN")
     merged = contact_data.get_contact(db, target)
     gone = contact_data.get_contact(db, source)

@@ -12,12 +12,31 @@ from crm_web.services import contacts as service
 from crm_web.services.search import Filters, search_contacts
 
 PEOPLE = [
-    {"name": "张小明", "company": "宁波东方科技有限公司", "mobile": "+86 155-5550-0102",
-     "email": "zxm@dongfang.example", "city": "宁波", "country": "中国", "tags": "VIP"},
-    {"name": "李华", "company": "义乌小商品贸易", "phone": "0579-8555 1234",
-     "city": "义乌", "country": "中国", "tags": "展会, VIP"},
-    {"name": "Alice Smith", "company": "Acme Trading Ltd", "whatsapp": "+1 415 555 2671",
-     "email": "alice@acme.example", "city": "San Francisco", "country": "USA"},
+    {
+        "name": "张小明",
+        "company": "宁波东方科技有限公司",
+        "mobile": "+86 155-5550-0102",
+        "email": "zxm@dongfang.example",
+        "city": "宁波",
+        "country": "中国",
+        "tags": "VIP",
+    },
+    {
+        "name": "李华",
+        "company": "义乌小商品贸易",
+        "phone": "0579-8555 1234",
+        "city": "义乌",
+        "country": "中国",
+        "tags": "展会, VIP",
+    },
+    {
+        "name": "Alice Smith",
+        "company": "Acme Trading Ltd",
+        "whatsapp": "+1 415 555 2671",
+        "email": "alice@acme.example",
+        "city": "San Francisco",
+        "country": "USA",
+    },
     {"name": "吕布", "company": "三国科技", "notes": "买过 ３ 台设备"},
 ]
 
@@ -27,8 +46,12 @@ def people(db: Database) -> dict[str, int]:
     ids = {}
     for person in PEOPLE:
         ids[person["name"]] = service.create_contact(
-            db, service.parse_form(person), owner="Admin", region="CN",
-            allow_duplicate=True)
+            db,
+            service.parse_form(person),
+            owner="Admin",
+            region="CN",
+            allow_duplicate=True,
+        )
     return ids
 
 
@@ -41,33 +64,38 @@ def names(db: Database, query: str, filters: Filters | None = None) -> list[str]
     return [by_id[i] for i in page.ids]
 
 
-@pytest.mark.parametrize(("query", "expected"), [
-    ("小明", ["张小明"]),
-    ("科技", ["吕布", "张小明"]),
-    ("zxm", ["张小明"]),
-    ("zhangxiaoming", ["张小明"]),
-    ("ZhangXiaoMing", ["张小明"]),
-    ("lvbu", ["吕布"]),
-    ("15555500102", ["张小明"]),
-    ("155 5550 0102", ["张小明"]),
-    ("5550-0102", ["张小明"]),
-    ("+8615555500102", ["张小明"]),
-    ("85551234", ["李华"]),
-    ("057985551234", ["李华"]),
-    ("4155552671", ["Alice Smith"]),
-    ("ACME.EX", ["Alice Smith"]),
-    ("acme trading", ["Alice Smith"]),
-    ("3 台", ["吕布"]),
-    ("ｖｉｐ", ["李华", "张小明"]),
-    ("nobody-matches", []),
-])
-def test_query_finds(db: Database, people: dict[str, int], query: str,
-                     expected: list[str]) -> None:
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("小明", ["张小明"]),
+        ("科技", ["吕布", "张小明"]),
+        ("zxm", ["张小明"]),
+        ("zhangxiaoming", ["张小明"]),
+        ("ZhangXiaoMing", ["张小明"]),
+        ("lvbu", ["吕布"]),
+        ("15555500102", ["张小明"]),
+        ("155 5550 0102", ["张小明"]),
+        ("5550-0102", ["张小明"]),
+        ("+8615555500102", ["张小明"]),
+        ("85551234", ["李华"]),
+        ("057985551234", ["李华"]),
+        ("4155552671", ["Alice Smith"]),
+        ("ACME.EX", ["Alice Smith"]),
+        ("acme trading", ["Alice Smith"]),
+        ("3 台", ["吕布"]),
+        ("ｖｉｐ", ["李华", "张小明"]),
+        ("nobody-matches", []),
+    ],
+)
+def test_query_finds(
+    db: Database, people: dict[str, int], query: str, expected: list[str]
+) -> None:
     assert names(db, query) == expected
 
 
-def test_empty_query_lists_all_in_pinyin_order(db: Database,
-                                               people: dict[str, int]) -> None:
+def test_empty_query_lists_all_in_pinyin_order(
+    db: Database, people: dict[str, int]
+) -> None:
     assert names(db, "") == ["Alice Smith", "李华", "吕布", "张小明"]
 
 

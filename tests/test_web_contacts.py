@@ -19,11 +19,23 @@ def create(client: FlaskClient, **values: str) -> int:
     return int(match.group(1))
 
 
-@pytest.mark.parametrize("path", [
-    "/contacts/", "/contacts/new", "/contacts/trash", "/categories/",
-    "/imports/", "/exports/", "/settings/", "/log/", "/sales/",
-    "/appointments/", "/vault/", "/files/",
-])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/contacts/",
+        "/contacts/new",
+        "/contacts/trash",
+        "/categories/",
+        "/imports/",
+        "/exports/",
+        "/settings/",
+        "/log/",
+        "/sales/",
+        "/appointments/",
+        "/vault/",
+        "/files/",
+    ],
+)
 def test_page_renders(client: FlaskClient, path: str) -> None:
     assert client.get(path).status_code == HTTPStatus.OK
 
@@ -56,8 +68,9 @@ def test_new_contact_with_bad_email_names_value(client: FlaskClient) -> None:
 
 def test_duplicate_phone_offers_open_and_merge(client: FlaskClient) -> None:
     first = create(client, name="张小明", mobile="155 5550 0102")
-    response = client.post("/contacts/new",
-                           data={"name": "Zhang", "mobile": "+86 15555500102"})
+    response = client.post(
+        "/contacts/new", data={"name": "Zhang", "mobile": "+86 15555500102"}
+    )
     page = response.get_data(as_text=True)
     assert response.status_code == HTTPStatus.UNPROCESSABLE_ENTITY
     assert f"/contacts/{first}" in page
@@ -67,9 +80,15 @@ def test_duplicate_phone_offers_open_and_merge(client: FlaskClient) -> None:
 
 def test_merge_new_card_into_existing(client: FlaskClient) -> None:
     first = create(client, name="张小明", mobile="15555500102")
-    response = client.post("/contacts/new", data={
-        "name": "Zhang", "mobile": "15555500102", "email": "z@example.com",
-        "merge_into": str(first)})
+    response = client.post(
+        "/contacts/new",
+        data={
+            "name": "Zhang",
+            "mobile": "15555500102",
+            "email": "z@example.com",
+            "merge_into": str(first),
+        },
+    )
     assert response.status_code == HTTPStatus.FOUND
     page = client.get(f"/contacts/{first}").get_data(as_text=True)
     assert "z@example.com" in page
@@ -77,8 +96,11 @@ def test_merge_new_card_into_existing(client: FlaskClient) -> None:
 
 def test_inline_edit_returns_row_html(client: FlaskClient) -> None:
     contact_id = create(client, name="张小明")
-    response = client.post(f"/contacts/{contact_id}/edit", headers=FETCH,
-                           data={"name": "张小明", "city": "宁波", "version": "1"})
+    response = client.post(
+        f"/contacts/{contact_id}/edit",
+        headers=FETCH,
+        data={"name": "张小明", "city": "宁波", "version": "1"},
+    )
     assert response.status_code == HTTPStatus.OK
     assert "宁波" in response.json["html"]
     assert f'id="contact-{contact_id}"' in response.json["html"]
@@ -86,18 +108,27 @@ def test_inline_edit_returns_row_html(client: FlaskClient) -> None:
 
 def test_inline_edit_stale_version_conflicts(client: FlaskClient) -> None:
     contact_id = create(client, name="A")
-    client.post(f"/contacts/{contact_id}/edit", headers=FETCH,
-                data={"name": "B", "version": "1"})
-    response = client.post(f"/contacts/{contact_id}/edit", headers=FETCH,
-                           data={"name": "C", "version": "1"})
+    client.post(
+        f"/contacts/{contact_id}/edit",
+        headers=FETCH,
+        data={"name": "B", "version": "1"},
+    )
+    response = client.post(
+        f"/contacts/{contact_id}/edit",
+        headers=FETCH,
+        data={"name": "C", "version": "1"},
+    )
     assert response.status_code == HTTPStatus.CONFLICT
     assert "changed by someone else" in response.json["error"]
 
 
 def test_inline_edit_invalid_returns_field_errors(client: FlaskClient) -> None:
     contact_id = create(client, name="A")
-    response = client.post(f"/contacts/{contact_id}/edit", headers=FETCH,
-                           data={"name": "", "company": "", "version": "1"})
+    response = client.post(
+        f"/contacts/{contact_id}/edit",
+        headers=FETCH,
+        data={"name": "", "company": "", "version": "1"},
+    )
     assert response.status_code == HTTPStatus.UNPROCESSABLE_ENTITY
     assert "name" in response.json["errors"]
 
@@ -120,9 +151,13 @@ def test_saved_view_lists_and_applies(client: FlaskClient) -> None:
     assert "city=%E5%AE%81%E6%B3%A2" in page
 
 
-@pytest.mark.parametrize("payload", [
-    "<script>alert(1)</script>", '"><img src=x onerror=alert(1)>',
-])
+@pytest.mark.parametrize(
+    "payload",
+    [
+        "<script>alert(1)</script>",
+        '"><img src=x onerror=alert(1)>',
+    ],
+)
 def test_field_values_render_as_text(client: FlaskClient, payload: str) -> None:
     contact_id = create(client, name=payload, notes=payload)
     page = client.get(f"/contacts/{contact_id}").get_data(as_text=True)

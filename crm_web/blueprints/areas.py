@@ -8,16 +8,23 @@ from flask_babel import lazy_gettext as _l
 bp = Blueprint("areas", __name__)
 
 COMING = {
-    "log": (_l("Communication log"),
-            _l("Record every call, message and visit with a customer.")),
-    "sales": (_l("Sales & service"),
-              _l("Record sales and service jobs with summaries.")),
-    "appointments": (_l("Appointments"),
-                     _l("Schedule appointments with today and week views.")),
-    "vault": (_l("Account vault"),
-              _l("Keep account passwords under a second password.")),
-    "files": (_l("Files"),
-              _l("Collect files into the CRM's own folder.")),
+    "log": (
+        _l("Communication log"),
+        _l("Record every call, message and visit with a customer."),
+    ),
+    "sales": (
+        _l("Sales & service"),
+        _l("Record sales and service jobs with summaries."),
+    ),
+    "appointments": (
+        _l("Appointments"),
+        _l("Schedule appointments with today and week views."),
+    ),
+    "vault": (
+        _l("Account vault"),
+        _l("Keep account passwords under a second password."),
+    ),
+    "files": (_l("Files"), _l("Collect files into the CRM's own folder.")),
 }
 
 

@@ -25,8 +25,9 @@ def index() -> str:
 @bp.post("/new")
 def create() -> Response:
     try:
-        category_service.create_category(web.db(), request.form.get("name", ""),
-                                         owner=web.owner())
+        category_service.create_category(
+            web.db(), request.form.get("name", ""), owner=web.owner()
+        )
         flash(_("Category created."))
     except UserError as error:
         flash(error.message, "error")
@@ -36,8 +37,9 @@ def create() -> Response:
 @bp.post("/<category_uuid>/rename")
 def rename(category_uuid: str) -> Response:
     try:
-        category_service.rename_category(web.db(), category_uuid,
-                                         request.form.get("name", ""))
+        category_service.rename_category(
+            web.db(), category_uuid, request.form.get("name", "")
+        )
         flash(_("Category renamed."))
     except UserError as error:
         flash(error.message, "error")
@@ -48,7 +50,8 @@ def rename(category_uuid: str) -> Response:
 def delete(category_uuid: str) -> Response:
     try:
         moved = category_service.delete_category(
-            web.db(), category_uuid, move_to=request.form.get("move_to") or None)
+            web.db(), category_uuid, move_to=request.form.get("move_to") or None
+        )
         flash(_("Category deleted; %(count)s contacts were moved.", count=moved))
     except UserError as error:
         flash(error.message, "error")

@@ -7,7 +7,12 @@ from http import HTTPStatus
 from typing import Any
 
 from flask import (
-    Blueprint, flash, redirect, render_template, request, url_for,
+    Blueprint,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
 )
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
@@ -23,8 +28,15 @@ from crm_web.services.search import Filters, search_contacts
 
 bp = Blueprint("contacts", __name__, url_prefix="/contacts")
 
-FILTER_ARGS = ("category", "country", "city", "tag", "created_from",
-               "created_to", "missing")
+FILTER_ARGS = (
+    "category",
+    "country",
+    "city",
+    "tag",
+    "created_from",
+    "created_to",
+    "missing",
+)
 
 
 def filters_from(args: Any) -> Filters:
@@ -36,8 +48,9 @@ def filters_from(args: Any) -> Filters:
         tag=args.get("tag", ""),
         created_from=_date_arg(args.get("created_from")),
         created_to=_date_arg(args.get("created_to")),
-        missing=args.get("missing", "") if args.get("missing") in (
-            "phone", "email") else "",
+        missing=args.get("missing", "")
+        if args.get("missing") in ("phone", "email")
+        else "",
     )
 
 
@@ -66,18 +79,25 @@ def index() -> str:
     state = list_state()
     size = state["page_size"]
     found = search_contacts(
-        web.db(), state["q"], state["filters"], sort=state["sort"],
-        descending=state["descending"], offset=(state["page"] - 1) * size,
+        web.db(),
+        state["q"],
+        state["filters"],
+        sort=state["sort"],
+        descending=state["descending"],
+        offset=(state["page"] - 1) * size,
         limit=size,
     )
     rows = contact_data.find_contacts_by_ids(web.db(), found.ids)
     return render_template(
-        "contacts/index.html", **state, total=found.total,
+        "contacts/index.html",
+        **state,
+        total=found.total,
         contacts=[contact_service.contact_view(web.db(), r) for r in rows],
         pages=max(1, -(-found.total // size)),
         categories=category_service.list_categories(web.db()),
         views=saved_views.list_views(web.db()),
-        fields=CONTACT_FIELDS, filter_args=FILTER_ARGS,
+        fields=CONTACT_FIELDS,
+        filter_args=FILTER_ARGS,
     )
 
 
@@ -89,13 +109,16 @@ def new() -> Any:
         contact = contact_service.parse_form(request.form)
         target = request.form.get("merge_into", type=int)
         if target:
-            contact_service.merge_input(web.db(), target, contact,
-                                        region=web.region())
+            contact_service.merge_input(web.db(), target, contact, region=web.region())
             flash(_("The new details were merged into the existing card."))
             return redirect(url_for(".show", contact_id=target))
         contact_id = contact_service.create_contact(
-            web.db(), contact, owner=web.owner(), region=web.region(),
-            allow_duplicate=bool(request.form.get("allow_duplicate")))
+            web.db(),
+            contact,
+            owner=web.owner(),
+            region=web.region(),
+            allow_duplicate=bool(request.form.get("allow_duplicate")),
+        )
     except (ContactInvalidError, DuplicateContactError) as error:
         return _render_form(None, request.form, error=error)
     flash(_("Contact saved."))
@@ -106,7 +129,8 @@ def new() -> Any:
 def show(contact_id: int) -> str:
     row = contact_service.require_contact(web.db(), contact_id)
     return render_template(
-        "contacts/show.html", contact=contact_service.contact_view(web.db(), row),
+        "contacts/show.html",
+        contact=contact_service.contact_view(web.db(), row),
         fields=CONTACT_FIELDS,
     )
 
@@ -125,8 +149,7 @@ def edit(contact_id: int) -> Any:
     if web.wants_json():
         return _row_json(contact_id)
     flash(_("Contact saved."))
-    return redirect(request.form.get("next") or url_for(".show",
-                                                         contact_id=contact_id))
+    return redirect(request.form.get("next") or url_for(".show", contact_id=contact_id))
 
 
 def _save_edit(contact_id: int, row: dict[str, Any]) -> None:
@@ -136,10 +159,13 @@ def _save_edit(contact_id: int, row: dict[str, Any]) -> None:
             extra[key] = request.form[f"extra:{key}"]
     contact = contact_service.parse_form(request.form, extra=extra)
     contact_service.update_contact(
-        web.db(), contact_id, contact,
+        web.db(),
+        contact_id,
+        contact,
         version=request.form.get("version", type=int) or row["version"],
         region=web.region(),
-        allow_duplicate=bool(request.form.get("allow_duplicate")))
+        allow_duplicate=bool(request.form.get("allow_duplicate")),
+    )
 
 
 def _json_error(error: ContactInvalidError | DuplicateContactError) -> Any:
@@ -148,8 +174,11 @@ def _json_error(error: ContactInvalidError | DuplicateContactError) -> Any:
         body["errors"] = error.errors
     else:
         body["duplicates"] = [
-            {"id": m["id"], "name": m["name"] or m["company"],
-             "url": url_for(".show", contact_id=m["id"])}
+            {
+                "id": m["id"],
+                "name": m["name"] or m["company"],
+                "url": url_for(".show", contact_id=m["id"]),
+            }
             for m in error.matches
         ]
     return body, HTTPStatus.UNPROCESSABLE_ENTITY
@@ -159,16 +188,23 @@ def _row_json(contact_id: int) -> dict[str, str]:
     row = contact_service.require_contact(web.db(), contact_id)
     view = contact_service.contact_view(web.db(), row)
     html = render_template(
-        "contacts/_row.html", c=view, fields=CONTACT_FIELDS,
-        categories=category_service.list_categories(web.db()), expanded=True,
+        "contacts/_row.html",
+        c=view,
+        fields=CONTACT_FIELDS,
+        categories=category_service.list_categories(web.db()),
+        expanded=True,
     )
     return {"html": html, "message": _("Contact saved.")}
 
 
-def _render_form(row: dict[str, Any] | None, values: Any,
-                 error: Exception | None = None) -> tuple[str, int] | str:
+def _render_form(
+    row: dict[str, Any] | None, values: Any, error: Exception | None = None
+) -> tuple[str, int] | str:
     html = render_template(
-        "contacts/form.html", contact=row, values=values, fields=CONTACT_FIELDS,
+        "contacts/form.html",
+        contact=row,
+        values=values,
+        fields=CONTACT_FIELDS,
         categories=category_service.list_categories(web.db()),
         errors=getattr(error, "errors", {}),
         duplicates=getattr(error, "matches", []),
@@ -181,8 +217,7 @@ def _render_form(row: dict[str, Any] | None, values: Any,
 @bp.post("/<int:contact_id>/delete")
 def delete(contact_id: int) -> Response:
     contact_service.set_deleted(web.db(), contact_id, deleted=True)
-    flash(_("The contact was moved to the trash. You can restore it from "
-            "there."))
+    flash(_("The contact was moved to the trash. You can restore it from there."))
     return redirect(request.form.get("next") or url_for(".index"))
 
 
@@ -198,8 +233,13 @@ def trash() -> str:
     page = web.int_arg("page", 1, low=1)
     rows = contact_data.find_deleted(web.db(), limit=100, offset=(page - 1) * 100)
     total = contact_data.count_deleted(web.db())
-    return render_template("contacts/trash.html", contacts=rows, total=total,
-                           page=page, pages=max(1, -(-total // 100)))
+    return render_template(
+        "contacts/trash.html",
+        contacts=rows,
+        total=total,
+        page=page,
+        pages=max(1, -(-total // 100)),
+    )
 
 
 @bp.post("/<int:contact_id>/merge")
@@ -208,8 +248,9 @@ def merge(contact_id: int) -> Response:
     if not source or source == contact_id:
         flash(_("Choose another contact to merge into this one."), "error")
         return redirect(url_for(".show", contact_id=contact_id))
-    contact_service.merge_contacts(web.db(), target_id=contact_id,
-                                   source_id=source, region=web.region())
+    contact_service.merge_contacts(
+        web.db(), target_id=contact_id, source_id=source, region=web.region()
+    )
     flash(_("The contacts were merged. The other card is in the trash."))
     return redirect(url_for(".show", contact_id=contact_id))
 
@@ -217,8 +258,9 @@ def merge(contact_id: int) -> Response:
 @bp.post("/views")
 def save_view() -> Response:
     params = {key: request.form.get(key, "") for key in ("q", *FILTER_ARGS)}
-    saved_views.save_view(web.db(), request.form.get("name", ""), params,
-                          owner=web.owner())
+    saved_views.save_view(
+        web.db(), request.form.get("name", ""), params, owner=web.owner()
+    )
     flash(_("View saved."))
     return redirect(url_for(".index", **{k: v for k, v in params.items() if v}))
 

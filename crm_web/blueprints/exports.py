@@ -26,8 +26,13 @@ def index() -> str:
     query = request.args.get("q", "")
     count = search_contacts(web.db(), query, filters, limit=0).total
     return render_template(
-        "exports/index.html", q=query, filters=filters, count=count,
-        fields=CONTACT_FIELDS, kinds=EXPORT_KINDS, filter_args=FILTER_ARGS,
+        "exports/index.html",
+        q=query,
+        filters=filters,
+        count=count,
+        fields=CONTACT_FIELDS,
+        kinds=EXPORT_KINDS,
+        filter_args=FILTER_ARGS,
     )
 
 
@@ -40,16 +45,22 @@ def download() -> Response:
     name = f"{_('contacts')}-{date.today().isoformat()}.{kind}"
     folder = Path(tempfile.mkdtemp(dir=web.settings().work_dir))
     path = folder / f"export.{kind}"
-    export_to_path(web.db(), path, query=request.args.get("q", ""),
-                   filters=filters_from(request.args), fields=chosen)
+    export_to_path(
+        web.db(),
+        path,
+        query=request.args.get("q", ""),
+        filters=filters_from(request.args),
+        fields=chosen,
+    )
 
     @after_this_request
     def remove(response: Response) -> Response:
         response.call_on_close(lambda: _remove(folder))
         return response
 
-    return send_file(path, as_attachment=True, download_name=name,
-                     mimetype=content_type(kind))
+    return send_file(
+        path, as_attachment=True, download_name=name, mimetype=content_type(kind)
+    )
 
 
 def _remove(folder: Path) -> None:

@@ -10,8 +10,16 @@ from pathlib import Path
 from typing import Any
 
 from flask import (
-    Blueprint, abort, current_app, flash, redirect, render_template, request,
-    send_file, session, url_for,
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    session,
+    url_for,
 )
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
@@ -53,17 +61,21 @@ def _save_options(token: str, options: dict[str, Any]) -> None:
 
 def _plan(token: str, options: dict[str, Any]) -> pipeline.ImportPlan:
     return pipeline.plan_import(
-        _upload_dir(token) / "upload.bin", filename=options["filename"],
+        _upload_dir(token) / "upload.bin",
+        filename=options["filename"],
         encoding=options.get("encoding") or None,
         delimiter=options.get("delimiter") or None,
-        sheet=options.get("sheet") or None, header_row=options.get("header_row"),
-        mapping=options.get("mapping"))
+        sheet=options.get("sheet") or None,
+        header_row=options.get("header_row"),
+        mapping=options.get("mapping"),
+    )
 
 
 @bp.get("/")
 def index() -> str:
-    return render_template("imports/index.html",
-                           history=import_data.find_imports(web.db()))
+    return render_template(
+        "imports/index.html", history=import_data.find_imports(web.db())
+    )
 
 
 @bp.post("/upload")
@@ -77,8 +89,10 @@ def upload() -> Response:
     folder.mkdir(parents=True)
     file.save(folder / "upload.bin")
     # The original name is only ever shown, never used as a path.
-    _save_options(token, {"filename": Path(file.filename.replace("\\", "/")).name,
-                          "policy": "update"})
+    _save_options(
+        token,
+        {"filename": Path(file.filename.replace("\\", "/")).name, "policy": "update"},
+    )
     return redirect(url_for(".review", token=token))
 
 
@@ -88,18 +102,31 @@ def review(token: str) -> str | tuple[str, int]:
     try:
         plan = _plan(token, options)
     except UserError as error:
-        return render_template("imports/failed.html", message=error.message,
-                               options=options, token=token,
-                               encodings=ENCODINGS), error.status
-    rows = pipeline.preview(web.db(), plan, policy=options["policy"],
-                            region=web.region())
+        return render_template(
+            "imports/failed.html",
+            message=error.message,
+            options=options,
+            token=token,
+            encodings=ENCODINGS,
+        ), error.status
+    rows = pipeline.preview(
+        web.db(), plan, policy=options["policy"], region=web.region()
+    )
     return render_template(
-        "imports/review.html", token=token, plan=plan, options=options,
-        rows=rows, fields=CONTACT_FIELDS, encodings=ENCODINGS,
-        delimiters=DELIMITERS, policies=pipeline.POLICIES,
-        extra_targets=((TO_EXTRA, _("Keep as extra field")),
-                       (TO_NOTES, _("Add to notes")),
-                       (IGNORE, _("Do not import"))),
+        "imports/review.html",
+        token=token,
+        plan=plan,
+        options=options,
+        rows=rows,
+        fields=CONTACT_FIELDS,
+        encodings=ENCODINGS,
+        delimiters=DELIMITERS,
+        policies=pipeline.POLICIES,
+        extra_targets=(
+            (TO_EXTRA, _("Keep as extra field")),
+            (TO_NOTES, _("Add to notes")),
+            (IGNORE, _("Do not import")),
+        ),
     )
 
 
@@ -136,9 +163,15 @@ def _start(token: str, options: dict[str, Any]) -> Response:
 
     def work(job: jobs.Job) -> dict[str, Any]:
         summary = pipeline.import_file(
-            database, plan.path, policy=options["policy"], owner=owner,
-            region=region, work_dir=settings.work_dir, plan=plan,
-            progress=lambda count: setattr(job, "progress", count))
+            database,
+            plan.path,
+            policy=options["policy"],
+            owner=owner,
+            region=region,
+            work_dir=settings.work_dir,
+            plan=plan,
+            progress=lambda count: setattr(job, "progress", count),
+        )
         return _summary_json(summary)
 
     def in_context(body: Any) -> None:
@@ -149,16 +182,20 @@ def _start(token: str, options: dict[str, Any]) -> Response:
             finally:
                 database.release()
 
-    job = jobs.start_job("import", work, wrap=in_context,
-                         info={"filename": plan.filename})
+    job = jobs.start_job(
+        "import", work, wrap=in_context, info={"filename": plan.filename}
+    )
     return redirect(url_for(".job", job_id=job.id))
 
 
 def _summary_json(summary: pipeline.ImportSummary) -> dict[str, Any]:
     return {
-        "import_uuid": summary.import_uuid, "message": summary.describe(),
-        "inserted": summary.inserted, "updated": summary.updated,
-        "skipped": summary.skipped, "rejected": summary.rejected,
+        "import_uuid": summary.import_uuid,
+        "message": summary.describe(),
+        "inserted": summary.inserted,
+        "updated": summary.updated,
+        "skipped": summary.skipped,
+        "rejected": summary.rejected,
         "reasons": summary.rejected_reasons[:50],
         "has_rejected_file": summary.rejected_file is not None,
     }
@@ -169,8 +206,12 @@ def job(job_id: str) -> str | dict[str, Any]:
     found = jobs.get_job(job_id)
     if found is None:
         abort(404)
-    state = {"state": found.state, "progress": found.progress,
-             "result": found.result, "error": _job_error(found)}
+    state = {
+        "state": found.state,
+        "progress": found.progress,
+        "result": found.result,
+        "error": _job_error(found),
+    }
     if web.wants_json():
         return state
     return render_template("imports/job.html", job=found, state=state)
@@ -178,11 +219,13 @@ def job(job_id: str) -> str | dict[str, Any]:
 
 def _job_error(job: jobs.Job) -> str:
     if job.error == "unexpected":
-        return _("The import failed and nothing was saved. The details are in "
-                 "the log file in %(path)s.", path=web.settings().log_dir)
+        return _(
+            "The import failed and nothing was saved. The details are in "
+            "the log file in %(path)s.",
+            path=web.settings().log_dir,
+        )
     if job.error:
-        return _("The import failed and nothing was saved: %(error)s",
-                 error=job.error)
+        return _("The import failed and nothing was saved: %(error)s", error=job.error)
     return ""
 
 
@@ -195,8 +238,9 @@ def rejected(import_uuid: str) -> Response:
     if not path.exists():
         abort(404)
     stem = Path(record["filename"]).stem
-    return send_file(path, as_attachment=True,
-                     download_name=f"{stem}-rejected{path.suffix}")
+    return send_file(
+        path, as_attachment=True, download_name=f"{stem}-rejected{path.suffix}"
+    )
 
 
 @bp.post("/<import_uuid>/undo")
@@ -213,5 +257,6 @@ def template(kind: str) -> Response:
     buffer = io.BytesIO()
     write_template(buffer, kind)
     buffer.seek(0)
-    return send_file(buffer, as_attachment=True,
-                     download_name=f"{_('contacts-template')}.{kind}")
+    return send_file(
+        buffer, as_attachment=True, download_name=f"{_('contacts-template')}.{kind}"
+    )

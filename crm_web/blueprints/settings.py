@@ -22,13 +22,18 @@ def index() -> str | Response:
             save_preferences(web.db(), values)
         except UserError as error:
             flash(error.message, "error")
-            return render_template("settings/index.html", settings=SETTINGS,
-                                   values=values)
+            return render_template(
+                "settings/index.html", settings=SETTINGS, values=values
+            )
         session.pop("language", None)
         flash(_("Settings saved."))
         return redirect(url_for(".index"))
-    return render_template("settings/index.html", settings=SETTINGS,
-                           values=web.preferences(), data=web.settings())
+    return render_template(
+        "settings/index.html",
+        settings=SETTINGS,
+        values=web.preferences(),
+        data=web.settings(),
+    )
 
 
 @bp.post("/language")

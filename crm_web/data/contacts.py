@@ -13,13 +13,33 @@ from crm_web.data.schema import contacts, utcnow
 
 # Columns the search index keeps in memory for filtering and sorting.
 INDEX_COLUMNS = (
-    "id", "uuid", "deleted", "search_text", "name_sort", "company_sort",
-    "city", "country", "category_uuid", "tags", "created_at", "updated_at",
-    "mobile", "phone", "email", "revision",
+    "id",
+    "uuid",
+    "deleted",
+    "search_text",
+    "name_sort",
+    "company_sort",
+    "city",
+    "country",
+    "category_uuid",
+    "tags",
+    "created_at",
+    "updated_at",
+    "mobile",
+    "phone",
+    "email",
+    "revision",
 )
 
-MATCH_COLUMNS = ("id", "uuid", "name", "company", "mobile_norm",
-                 "phone_norm", "email_norm")
+MATCH_COLUMNS = (
+    "id",
+    "uuid",
+    "name",
+    "company",
+    "mobile_norm",
+    "phone_norm",
+    "email_norm",
+)
 
 INSERT_CHUNK = 1000
 
@@ -32,12 +52,20 @@ def insert_contact(db: Database, row: dict[str, Any]) -> int:
 
 
 def insert_contacts(db: Database, rows: Sequence[dict[str, Any]]) -> None:
-    """Insert many contacts with executemany, in chunks."""
+    """Insert many contacts with one DBAPI executemany.
+
+    SQLAlchemy's per-row parameter processing costs more than the insert
+    itself at 100,000 rows, so the rows go to the driver as tuples. Every
+    row must have the same keys.
+    """
     if not rows:
         return
     check_columns(contacts, rows[0])
-    for start in range(0, len(rows), INSERT_CHUNK):
-        db.execute(contacts.insert(), list(rows[start:start + INSERT_CHUNK]))
+    names = list(rows[0])
+    columns = ", ".join(db.quote(name) for name in names)
+    marks = ", ".join(db.paramstyle_mark for _ in names)
+    sql = f"INSERT INTO contacts ({columns}) VALUES ({marks})"
+    db.executemany(sql, [tuple(row[name] for name in names) for row in rows])
 
 
 def get_contact(db: Database, contact_id: int) -> dict[str, Any] | None:
@@ -50,9 +78,7 @@ def get_contact_by_uuid(db: Database, uuid: str) -> dict[str, Any] | None:
     return dict(row._mapping) if row else None
 
 
-def find_contacts_by_ids(
-    db: Database, ids: Sequence[int]
-) -> list[dict[str, Any]]:
+def find_contacts_by_ids(db: Database, ids: Sequence[int]) -> list[dict[str, Any]]:
     """Return the contacts with ``ids``, in the order given."""
     if not ids:
         return []
@@ -62,7 +88,10 @@ def find_contacts_by_ids(
 
 
 def update_contact(
-    db: Database, contact_id: int, values: dict[str, Any], *,
+    db: Database,
+    contact_id: int,
+    values: dict[str, Any],
+    *,
     expected_version: int | None = None,
 ) -> bool:
     """Update a contact; return False if its version no longer matches."""
@@ -91,7 +120,7 @@ def update_contacts_by_uuid(
 def delete_contacts_by_uuid(db: Database, uuids: Sequence[str]) -> None:
     """Remove rows for good (only undo of an import does this)."""
     for start in range(0, len(uuids), INSERT_CHUNK):
-        chunk = list(uuids[start:start + INSERT_CHUNK])
+        chunk = list(uuids[start : start + INSERT_CHUNK])
         db.execute(contacts.delete().where(contacts.c.uuid.in_(chunk)))
 
 
@@ -121,9 +150,7 @@ def find_duplicates(
         conditions.append(contacts.c.email_norm == email)
     if not conditions:
         return []
-    statement = select(contacts).where(
-        contacts.c.deleted.is_(False), or_(*conditions)
-    )
+    statement = select(contacts).where(contacts.c.deleted.is_(False), or_(*conditions))
     if exclude_id is not None:
         statement = statement.where(contacts.c.id != exclude_id)
     return as_dicts(db.execute(statement.limit(20)))

@@ -65,6 +65,19 @@ class Database:
             return self.conn.execute(statement)
         return self.conn.execute(statement, params)
 
+    @property
+    def paramstyle_mark(self) -> str:
+        """Return the DBAPI driver's positional placeholder."""
+        return "%s" if self.is_mysql else "?"
+
+    def quote(self, name: str) -> str:
+        return str(self.ds.engine.dialect.identifier_preparer.quote(name))
+
+    def executemany(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
+        """Run one statement for many rows straight on the DBAPI driver."""
+        if rows:
+            self.conn.exec_driver_sql(sql, rows)
+
     def query(self, sql: str, **params: Any) -> list[dict[str, Any]]:
         """Run raw SQL with named binds and return the rows as dicts."""
         result = self.conn.execute(text(sql), params)
@@ -97,8 +110,9 @@ class Database:
             except OperationalError as error:
                 if not self._is_retryable(error) or attempt == RETRIES:
                     raise
-                log.warning("Transaction retried after %s (attempt %s)",
-                            error.orig, attempt)
+                log.warning(
+                    "Transaction retried after %s (attempt %s)", error.orig, attempt
+                )
                 time.sleep(0.05 * attempt)
         raise AssertionError("unreachable")
 
@@ -121,9 +135,7 @@ class Database:
                 self._check_mysql_charset()
             applied = schema.upgrade(self.conn)
         except OperationalError as error:
-            raise DatabaseUnavailableError(
-                self.safe_url, str(error.orig)
-            ) from error
+            raise DatabaseUnavailableError(self.safe_url, str(error.orig)) from error
         finally:
             self.release()
         return applied
@@ -148,9 +160,7 @@ class Database:
         ).one()
         name, charset = row
         if name is None:
-            raise DatabaseUnavailableError(
-                self.safe_url, "the URL names no database"
-            )
+            raise DatabaseUnavailableError(self.safe_url, "the URL names no database")
         if charset != "utf8mb4":
             raise DatabaseCharsetError(name, charset)
 
@@ -195,8 +205,7 @@ def _engine_kwargs(is_mysql: bool) -> dict[str, Any]:
         "isolation_level": "READ COMMITTED",
         "connect_args": {
             "init_command": (
-                "SET SESSION lock_wait_timeout = 20, "
-                "innodb_lock_wait_timeout = 20"
+                "SET SESSION lock_wait_timeout = 20, innodb_lock_wait_timeout = 20"
             ),
         },
     }

@@ -11,8 +11,6 @@ from crm_web.data.db import Database
 from crm_web.data.records import as_dicts, check_columns
 from crm_web.data.schema import import_changes, imports
 
-CHUNK = 1000
-
 
 def insert_import(db: Database, row: dict[str, Any]) -> None:
     check_columns(imports, row)
@@ -39,8 +37,12 @@ def find_imports(db: Database, *, limit: int = 50) -> list[dict[str, Any]]:
 
 
 def insert_changes(db: Database, rows: Sequence[dict[str, Any]]) -> None:
-    for start in range(0, len(rows), CHUNK):
-        db.execute(import_changes.insert(), list(rows[start:start + CHUNK]))
+    """Insert change records with one DBAPI executemany (see insert_contacts)."""
+    names = ["import_uuid", "contact_uuid", "action", "before"]
+    columns = ", ".join(db.quote(name) for name in names)
+    marks = ", ".join(db.paramstyle_mark for _ in names)
+    sql = f"INSERT INTO import_changes ({columns}) VALUES ({marks})"
+    db.executemany(sql, [tuple(row[name] for name in names) for row in rows])
 
 
 def find_changes(db: Database, import_uuid: str) -> list[dict[str, Any]]:

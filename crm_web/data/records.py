@@ -54,8 +54,7 @@ def next_revision(db: Database, name: str) -> int:
         .values(value=counters.c.value + 1)
     )
     return int(
-        db.execute(select(counters.c.value).where(counters.c.name == name))
-        .scalar_one()
+        db.execute(select(counters.c.value).where(counters.c.name == name)).scalar_one()
     )
 
 

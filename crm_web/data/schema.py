@@ -187,8 +187,13 @@ def _create_initial_tables(conn: Connection) -> None:
     metadata.create_all(
         conn,
         tables=[
-            counters, preferences, categories, contacts, saved_views,
-            imports, import_changes,
+            counters,
+            preferences,
+            categories,
+            contacts,
+            saved_views,
+            imports,
+            import_changes,
         ],
     )
     conn.execute(
@@ -219,9 +224,7 @@ def upgrade(conn: Connection) -> list[int]:
         if version in done:
             continue
         step(conn)
-        conn.execute(
-            migrations.insert().values(version=version, applied_at=utcnow())
-        )
+        conn.execute(migrations.insert().values(version=version, applied_at=utcnow()))
         conn.commit()
         applied.append(version)
         log.info("Schema upgraded to version %s", version)

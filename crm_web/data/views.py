@@ -35,6 +35,10 @@ def delete_view(db: Database, view_uuid: str) -> None:
     db.execute(
         update(saved_views)
         .where(saved_views.c.uuid == view_uuid)
-        .values(deleted=True, deleted_at=now, updated_at=now,
-                version=saved_views.c.version + 1)
+        .values(
+            deleted=True,
+            deleted_at=now,
+            updated_at=now,
+            version=saved_views.c.version + 1,
+        )
     )

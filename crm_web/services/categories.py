@@ -39,8 +39,8 @@ def _clean_name(raw: str) -> str:
         raise InvalidValueError(_("Category name"), raw, _("type a name."))
     if len(name) > MAX_NAME:
         raise InvalidValueError(
-            _("Category name"), name,
-            _("use at most %(max)s characters.", max=MAX_NAME))
+            _("Category name"), name, _("use at most %(max)s characters.", max=MAX_NAME)
+        )
     return name
 
 
@@ -57,8 +57,12 @@ def create_category(db: Database, raw_name: str, *, owner: str) -> str:
 
     def work(db: Database) -> str:
         _check_unique(db, name)
-        row = {**new_record(owner), "name": name, "sort_order": 0,
-               "revision": next_revision(db, "categories")}
+        row = {
+            **new_record(owner),
+            "name": name,
+            "sort_order": 0,
+            "revision": next_revision(db, "categories"),
+        }
         category_data.insert_category(db, row)
         return str(row["uuid"])
 
@@ -79,8 +83,12 @@ def ensure_category(db: Database, raw_name: str, *, owner: str) -> str | None:
     for row in category_data.find_categories(db):
         if text.fold(row["name"]) == folded:
             return str(row["uuid"])
-    row = {**new_record(owner), "name": name, "sort_order": 0,
-           "revision": next_revision(db, "categories")}
+    row = {
+        **new_record(owner),
+        "name": name,
+        "sort_order": 0,
+        "revision": next_revision(db, "categories"),
+    }
     category_data.insert_category(db, row)
     return str(row["uuid"])
 
@@ -98,39 +106,54 @@ def rename_category(db: Database, category_uuid: str, raw_name: str) -> None:
 
     def work(db: Database) -> None:
         _check_unique(db, name, except_uuid=category_uuid)
-        category_data.update_category(db, category_uuid, {
-            "name": name, "updated_at": utcnow(),
-            "revision": next_revision(db, "categories"),
-        })
+        category_data.update_category(
+            db,
+            category_uuid,
+            {
+                "name": name,
+                "updated_at": utcnow(),
+                "revision": next_revision(db, "categories"),
+            },
+        )
         # The search index matches category names; let it reload these rows.
         contact_data.touch_category(
-            db, category_uuid=category_uuid,
-            revision=next_revision(db, "contacts"))
+            db, category_uuid=category_uuid, revision=next_revision(db, "contacts")
+        )
 
     db.write(work)
     log.info("Category %s renamed", category_uuid)
 
 
-def delete_category(db: Database, category_uuid: str, *,
-                    move_to: str | None) -> int:
+def delete_category(db: Database, category_uuid: str, *, move_to: str | None) -> int:
     """Delete a category, moving its contacts; return how many moved."""
     require_category(db, category_uuid)
     if move_to:
         if move_to == category_uuid:
             raise InvalidValueError(
-                _("Move contacts to"), move_to,
-                _("choose a different category from the one being deleted."))
+                _("Move contacts to"),
+                move_to,
+                _("choose a different category from the one being deleted."),
+            )
         require_category(db, move_to)
 
     def work(db: Database) -> int:
         moved = contact_data.move_category(
-            db, from_uuid=category_uuid, to_uuid=move_to or None,
-            revision=next_revision(db, "contacts"))
+            db,
+            from_uuid=category_uuid,
+            to_uuid=move_to or None,
+            revision=next_revision(db, "contacts"),
+        )
         now = utcnow()
-        category_data.update_category(db, category_uuid, {
-            "deleted": True, "deleted_at": now, "updated_at": now,
-            "revision": next_revision(db, "categories"),
-        })
+        category_data.update_category(
+            db,
+            category_uuid,
+            {
+                "deleted": True,
+                "deleted_at": now,
+                "updated_at": now,
+                "revision": next_revision(db, "categories"),
+            },
+        )
         return moved
 
     moved = db.write(work)

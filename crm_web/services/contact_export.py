@@ -19,19 +19,19 @@ log = logging.getLogger(__name__)
 CHUNK = 1000
 
 
-def contacts_for_query(db: Database, query: str = "",
-                       filters: Filters | None = None) -> Iterator[dict[str, Any]]:
+def contacts_for_query(
+    db: Database, query: str = "", filters: Filters | None = None
+) -> Iterator[dict[str, Any]]:
     """Yield every matching contact keyed by field name, in name order."""
     page = index_for(db).search(db, query, filters or Filters(), limit=10**9)
     names = {c["uuid"]: c["name"] for c in category_data.find_categories(db)}
     for start in range(0, len(page.ids), CHUNK):
-        chunk = page.ids[start:start + CHUNK]
+        chunk = page.ids[start : start + CHUNK]
         for row in contact_data.find_contacts_by_ids(db, chunk):
             yield record_of(row, names)
 
 
-def record_of(row: dict[str, Any], category_names: dict[str, str]
-              ) -> dict[str, Any]:
+def record_of(row: dict[str, Any], category_names: dict[str, str]) -> dict[str, Any]:
     """Return a stored row as a record keyed by the contact field names."""
     record: dict[str, Any] = {}
     for name in FIELD_NAMES:
@@ -43,9 +43,11 @@ def record_of(row: dict[str, Any], category_names: dict[str, str]
     return record
 
 
-def export_columns(records: Sequence[dict[str, Any]] | None = None,
-                   fields: Sequence[str] | None = None,
-                   extra_labels: Sequence[str] = ()) -> list[tuple[str, str]]:
+def export_columns(
+    records: Sequence[dict[str, Any]] | None = None,
+    fields: Sequence[str] | None = None,
+    extra_labels: Sequence[str] = (),
+) -> list[tuple[str, str]]:
     """Return (key, header) pairs: chosen fields, then extra fields."""
     chosen = set(fields or FIELD_NAMES)
     columns = [(f.name, str(f.label)) for f in CONTACT_FIELDS if f.name in chosen]
@@ -70,15 +72,21 @@ def extra_labels_of(db: Database, query: str, filters: Filters | None) -> list[s
     return list(labels)
 
 
-def export_to_path(db: Database, path: Path, *, query: str = "",
-                   filters: Filters | None = None,
-                   fields: Sequence[str] | None = None) -> int:
+def export_to_path(
+    db: Database,
+    path: Path,
+    *,
+    query: str = "",
+    filters: Filters | None = None,
+    fields: Sequence[str] | None = None,
+) -> int:
     """Write matching contacts to ``path``; the format follows its extension."""
     from crm_web.services.exporting import kind_for_filename, write_table
 
     kind = kind_for_filename(path.name)
-    columns = export_columns(fields=fields,
-                             extra_labels=extra_labels_of(db, query, filters))
+    columns = export_columns(
+        fields=fields, extra_labels=extra_labels_of(db, query, filters)
+    )
     rows = flat_rows(contacts_for_query(db, query, filters))
     temporary = path.with_name(path.name + ".part")
     count = write_table(temporary, kind, columns, rows)

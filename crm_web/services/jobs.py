@@ -31,9 +31,13 @@ _jobs: dict[str, Job] = {}
 _lock = threading.Lock()
 
 
-def start_job(kind: str, work: Callable[[Job], Any], *,
-              wrap: Callable[[Callable[[], None]], None] | None = None,
-              info: dict[str, Any] | None = None) -> Job:
+def start_job(
+    kind: str,
+    work: Callable[[Job], Any],
+    *,
+    wrap: Callable[[Callable[[], None]], None] | None = None,
+    info: dict[str, Any] | None = None,
+) -> Job:
     """Run ``work(job)`` in a thread; ``wrap`` sets up its context."""
     job = Job(id=uuid.uuid4().hex, kind=kind, info=info or {})
     with _lock:

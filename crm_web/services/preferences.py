@@ -25,14 +25,22 @@ class Setting:
 
 
 SETTINGS = (
-    Setting("language", "", _l("Interface language; empty follows the system."),
-            ("", *LANGUAGES)),
-    Setting("phone_region", "CN",
-            _l("Region assumed for phone numbers typed without a country "
-               "code (two-letter code, such as CN, HK, US).")),
+    Setting(
+        "language",
+        "",
+        _l("Interface language; empty follows the system."),
+        ("", *LANGUAGES),
+    ),
+    Setting(
+        "phone_region",
+        "CN",
+        _l(
+            "Region assumed for phone numbers typed without a country "
+            "code (two-letter code, such as CN, HK, US)."
+        ),
+    ),
     Setting("page_size", "50", _l("Contacts shown per page (10 to 500).")),
-    Setting("owner_name", "Admin",
-            _l("Name recorded as the owner of new records.")),
+    Setting("owner_name", "Admin", _l("Name recorded as the owner of new records.")),
 )
 SETTINGS_BY_NAME = {s.name: s for s in SETTINGS}
 
@@ -64,9 +72,12 @@ def _validate(name: str, value: str) -> str:
         value = value.upper()
         if value not in phonenumbers.SUPPORTED_REGIONS:
             raise InvalidValueError(
-                str(_l("Phone region")), value,
-                str(_l("use a two-letter region code such as CN or US.")))
+                str(_l("Phone region")),
+                value,
+                str(_l("use a two-letter region code such as CN or US.")),
+            )
     if name == "page_size" and not (value.isdigit() and 10 <= int(value) <= 500):
-        raise InvalidValueError(str(_l("Page size")), value,
-                                str(_l("type a whole number from 10 to 500.")))
+        raise InvalidValueError(
+            str(_l("Page size")), value, str(_l("type a whole number from 10 to 500."))
+        )
     return value

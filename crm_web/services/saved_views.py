@@ -25,25 +25,35 @@ def list_views(db: Database) -> list[dict[str, Any]]:
     return views
 
 
-def save_view(db: Database, raw_name: str, params: dict[str, str], *,
-              owner: str) -> str:
+def save_view(
+    db: Database, raw_name: str, params: dict[str, str], *, owner: str
+) -> str:
     """Save the query and filters under a name; return the view's uuid."""
     name = " ".join(text.clean(raw_name).split())
     if not name or len(name) > 100:
-        raise InvalidValueError(_("View name"), raw_name,
-                                _("type a name of 1 to 100 characters."))
+        raise InvalidValueError(
+            _("View name"), raw_name, _("type a name of 1 to 100 characters.")
+        )
     if not any(params.values()):
         raise InvalidValueError(
-            _("View"), name,
-            _("type a query or choose a filter first; an empty view would "
-              "just list every contact."))
+            _("View"),
+            name,
+            _(
+                "type a query or choose a filter first; an empty view would "
+                "just list every contact."
+            ),
+        )
 
     def work(db: Database) -> str:
-        if any(text.fold(v["name"]) == text.fold(name)
-               for v in view_data.find_views(db)):
+        if any(
+            text.fold(v["name"]) == text.fold(name) for v in view_data.find_views(db)
+        ):
             raise DuplicateNameError(_("view"), name)
-        row = {**new_record(owner), "name": name,
-               "params": json.dumps(params, ensure_ascii=False)}
+        row = {
+            **new_record(owner),
+            "name": name,
+            "params": json.dumps(params, ensure_ascii=False),
+        }
         view_data.insert_view(db, row)
         return str(row["uuid"])
 

@@ -52,13 +52,24 @@ class Page:
 
 
 class _Entry:
-    __slots__ = ("id", "text", "keys", "country", "city", "category",
-                 "tags", "created_at", "has_phone", "has_email")
+    __slots__ = (
+        "id",
+        "text",
+        "keys",
+        "country",
+        "city",
+        "category",
+        "tags",
+        "created_at",
+        "has_phone",
+        "has_email",
+    )
 
     def __init__(self, row: dict[str, Any], category_name: str) -> None:
         self.id: int = row["id"]
-        self.text = row["search_text"] + text.SEARCH_SEPARATOR + text.fold(
-            category_name)
+        self.text = (
+            row["search_text"] + text.SEARCH_SEPARATOR + text.fold(category_name)
+        )
         self.keys = {
             "name": row["name_sort"],
             "company": row["company_sort"],
@@ -85,13 +96,21 @@ class ContactIndex:
         self._entries: dict[int, _Entry] = {}
         self._orders: dict[tuple[str, bool], list[_Entry]] = {}
 
-    def search(self, db: Database, query: str, filters: Filters, *,
-               sort: str = "name", descending: bool = False,
-               offset: int = 0, limit: int = 50) -> Page:
+    def search(
+        self,
+        db: Database,
+        query: str,
+        filters: Filters,
+        *,
+        sort: str = "name",
+        descending: bool = False,
+        offset: int = 0,
+        limit: int = 50,
+    ) -> Page:
         """Return one page of matching contact ids and the total count."""
         order = self._ordered(db, sort, descending)
         matches = _match(order, query, filters)
-        return Page([e.id for e in matches[offset:offset + limit]], len(matches))
+        return Page([e.id for e in matches[offset : offset + limit]], len(matches))
 
     def refresh(self, db: Database) -> None:
         """Load the rows changed since the last refresh."""
@@ -213,7 +232,8 @@ def index_for(db: Database) -> ContactIndex:
         return _indexes[db.url]
 
 
-def search_contacts(db: Database, query: str, filters: Filters | None = None,
-                    **options: Any) -> Page:
+def search_contacts(
+    db: Database, query: str, filters: Filters | None = None, **options: Any
+) -> Page:
     """Run the smart query against the database's index."""
     return index_for(db).search(db, query, filters or Filters(), **options)

@@ -21,15 +21,33 @@ _INVISIBLE = dict.fromkeys(map(ord, "\ufeff\u200b\u200c\u200d\u2060\u00ad"))
 _SPACES = re.compile(r"\s+")
 _NON_DIGITS = re.compile(r"\D")
 _CN_MOBILE = re.compile(r"1[3-9]\d{9}")
+# A mainland landline dialled nationally: trunk 0, area code, local number.
+_CN_LANDLINE = re.compile(r"0[1-9]\d{8,10}")
 _PHONE_QUERY = re.compile(r"\+?[\d\s\-().]*\d[\d\s\-().]*")
 _TAG_SEPARATORS = re.compile(r"[,，;；、|/\n]+")
 
 # Readings that surnames take where the character's first reading differs.
 _SURNAME_READINGS = {
-    "单": "shan", "曾": "zeng", "解": "xie", "仇": "qiu", "区": "ou",
-    "朴": "piao", "查": "zha", "盖": "ge", "缪": "miao", "尉": "yu",
-    "乐": "yue", "秘": "bi", "种": "chong", "翟": "zhai", "召": "shao",
-    "覃": "qin", "沈": "shen", "重": "chong", "长": "chang", "万": "wan",
+    "单": "shan",
+    "曾": "zeng",
+    "解": "xie",
+    "仇": "qiu",
+    "区": "ou",
+    "朴": "piao",
+    "查": "zha",
+    "盖": "ge",
+    "缪": "miao",
+    "尉": "yu",
+    "乐": "yue",
+    "秘": "bi",
+    "种": "chong",
+    "翟": "zhai",
+    "召": "shao",
+    "覃": "qin",
+    "沈": "shen",
+    "重": "chong",
+    "长": "chang",
+    "万": "wan",
 }
 
 SEARCH_SEPARATOR = "\x1f"
@@ -43,12 +61,17 @@ def clean(value: object) -> str:
     """
     if value is None:
         return ""
-    text = unicodedata.normalize("NFKC", str(value)).translate(_INVISIBLE)
-    return text.strip()
+    raw = str(value)
+    if raw.isascii():
+        # NFKC leaves ASCII unchanged, and no invisible character is ASCII.
+        return raw.strip()
+    return unicodedata.normalize("NFKC", raw).translate(_INVISIBLE).strip()
 
 
 def fold(value: str) -> str:
     """Return the case- and width-insensitive form used for matching."""
+    if value.isascii():
+        return value.lower()
     return unicodedata.normalize("NFKC", value).casefold()
 
 
@@ -130,6 +153,7 @@ def digits(text: str) -> str:
     return _NON_DIGITS.sub("", text)
 
 
+@lru_cache(maxsize=4096)
 def normalize_phone(raw: str, region: str = "CN") -> str:
     """Return the E.164 form of a phone number, or '' if it has none.
 
@@ -152,14 +176,25 @@ def normalize_phone(raw: str, region: str = "CN") -> str:
 
 def _fast_cn_mobile(text: str, only_digits: str, region: str) -> str:
     # Handles the most common shapes only; anything else goes to the parser.
-    if _CN_MOBILE.fullmatch(only_digits) and region == "CN" and text[0] != "+":
-        return "+86" + only_digits
+    if region == "CN" and text[0] != "+" and _is_plain_number(text):
+        if _CN_MOBILE.fullmatch(only_digits):
+            return "+86" + only_digits
+        if _CN_LANDLINE.fullmatch(only_digits):
+            return "+86" + only_digits[1:]
     if only_digits.startswith("86") and _CN_MOBILE.fullmatch(only_digits[2:]):
         if text.startswith("+") or region == "CN":
             return "+" + only_digits
     if only_digits.startswith("0086") and _CN_MOBILE.fullmatch(only_digits[4:]):
         return "+" + only_digits[2:]
     return ""
+
+
+_PLAIN_NUMBER = re.compile(r"[\d\s\-().]+")
+
+
+def _is_plain_number(text: str) -> bool:
+    # Letters ("ext", "转") or other marks need the parser's rules.
+    return bool(_PLAIN_NUMBER.fullmatch(text))
 
 
 def phone_search_forms(raw: str, normalized: str) -> list[str]:

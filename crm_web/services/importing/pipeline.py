@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import json
 import logging
@@ -21,7 +22,10 @@ from crm_web.errors import InvalidValueError, NoHeaderError, UserError
 from crm_web.services import text
 from crm_web.services.categories import ensure_category
 from crm_web.services.contacts import (
-    ContactInput, decode_extra, derived_columns, storable,
+    ContactInput,
+    decode_extra,
+    derived_columns,
+    storable,
 )
 from crm_web.services.exporting import write_table
 from crm_web.services.fields import CONTACT_FIELDS
@@ -29,7 +33,10 @@ from crm_web.services.importing.detect import SourceInfo, detect
 from crm_web.services.importing.headers import find_header_row, map_headers
 from crm_web.services.importing.readers import iter_rows, sample_rows
 from crm_web.services.importing.rows import (
-    ConvertedRow, convert_row, default_mapping, valid_targets,
+    ConvertedRow,
+    convert_row,
+    default_mapping,
+    valid_targets,
 )
 
 log = logging.getLogger(__name__)
@@ -72,25 +79,45 @@ class ImportSummary:
     rejected_file: Path | None = None
 
     def describe(self) -> str:
-        counts = dict(inserted=self.inserted, updated=self.updated,
-                      skipped=self.skipped, rejected=self.rejected)
+        counts = dict(
+            inserted=self.inserted,
+            updated=self.updated,
+            skipped=self.skipped,
+            rejected=self.rejected,
+        )
         if self.dry_run:
-            return _("Dry run of %(file)s, nothing saved: %(inserted)s would be "
-                     "inserted, %(updated)s updated, %(skipped)s skipped, "
-                     "%(rejected)s rejected.", file=self.filename, **counts)
-        return _("Imported %(file)s: %(inserted)s inserted, %(updated)s updated, "
-                 "%(skipped)s skipped, %(rejected)s rejected.",
-                 file=self.filename, **counts)
+            return _(
+                "Dry run of %(file)s, nothing saved: %(inserted)s would be "
+                "inserted, %(updated)s updated, %(skipped)s skipped, "
+                "%(rejected)s rejected.",
+                file=self.filename,
+                **counts,
+            )
+        return _(
+            "Imported %(file)s: %(inserted)s inserted, %(updated)s updated, "
+            "%(skipped)s skipped, %(rejected)s rejected.",
+            file=self.filename,
+            **counts,
+        )
 
     def describe_rejected_file(self) -> str:
-        return _("Rejected rows, with the reason for each, are in %(path)s: fix "
-                 "them there and import that file.", path=self.rejected_file)
+        return _(
+            "Rejected rows, with the reason for each, are in %(path)s: fix "
+            "them there and import that file.",
+            path=self.rejected_file,
+        )
 
 
-def plan_import(path: Path, *, filename: str | None = None,
-                encoding: str | None = None, delimiter: str | None = None,
-                sheet: str | None = None, header_row: int | None = None,
-                mapping: list[str] | None = None) -> ImportPlan:
+def plan_import(
+    path: Path,
+    *,
+    filename: str | None = None,
+    encoding: str | None = None,
+    delimiter: str | None = None,
+    sheet: str | None = None,
+    header_row: int | None = None,
+    mapping: list[str] | None = None,
+) -> ImportPlan:
     """Detect the file's format, header row and column mapping."""
     name = filename or path.name
     info = detect(path, filename=name, encoding=encoding, delimiter=delimiter)
@@ -107,8 +134,7 @@ def plan_import(path: Path, *, filename: str | None = None,
     width = max(len(row) for row in sample)
     headers += [""] * (width - len(headers))
     fields = map_headers(headers)
-    chosen = _checked_mapping(mapping, len(headers)) or default_mapping(
-        fields, headers)
+    chosen = _checked_mapping(mapping, len(headers)) or default_mapping(fields, headers)
     if mapping is None and not any(fields):
         raise NoHeaderError(name)
     return ImportPlan(path, name, info, sheet, header_row, headers, chosen)
@@ -120,8 +146,9 @@ def _checked_mapping(mapping: list[str] | None, width: int) -> list[str] | None:
     allowed = valid_targets()
     for target in mapping:
         if target not in allowed:
-            raise InvalidValueError(_("Column mapping"), target,
-                                    _("choose a field from the list."))
+            raise InvalidValueError(
+                _("Column mapping"), target, _("choose a field from the list.")
+            )
     return (mapping + ["extra"] * width)[:width]
 
 
@@ -145,8 +172,9 @@ def data_rows(plan: ImportPlan) -> Iterator[tuple[int, list[Any]]]:
 
 
 def convert(plan: ImportPlan, line: int, cells: list[Any]) -> ConvertedRow:
-    return convert_row(line, cells, plan.headers, plan.mapping,
-                       is_text_source=plan.is_text_source)
+    return convert_row(
+        line, cells, plan.headers, plan.mapping, is_text_source=plan.is_text_source
+    )
 
 
 @dataclass
@@ -155,8 +183,9 @@ class PreviewRow:
     action: str  # insert | update | skip | reject
 
 
-def preview(db: Database, plan: ImportPlan, *, policy: str, region: str,
-            limit: int = 20) -> list[PreviewRow]:
+def preview(
+    db: Database, plan: ImportPlan, *, policy: str, region: str, limit: int = 20
+) -> list[PreviewRow]:
     """Convert the first rows exactly as the import would, without saving."""
     matcher = Matcher(contact_data.find_match_keys(db), region=region)
     result = []
@@ -192,11 +221,17 @@ class Matcher:
         self.emails: dict[str, str] = {}
         self.names: dict[tuple[str, str], str] = {}
         for row in rows:
-            self._register(row["uuid"], [row["mobile_norm"], row["phone_norm"]],
-                           row["email_norm"], row["name"], row["company"])
+            self._register(
+                row["uuid"],
+                [row["mobile_norm"], row["phone_norm"]],
+                row["email_norm"],
+                row["name"],
+                row["company"],
+            )
 
-    def _register(self, uuid: str, phones: list[str], email: str, name: str,
-                  company: str) -> None:
+    def _register(
+        self, uuid: str, phones: list[str], email: str, name: str, company: str
+    ) -> None:
         for phone in phones:
             if phone:
                 self.phones.setdefault(phone, uuid)
@@ -206,8 +241,11 @@ class Matcher:
 
     def _keys(self, contact: ContactInput) -> tuple[list[str], str]:
         values = contact.values
-        phones = [text.normalize_phone(values[n], self.region)
-                  for n in ("mobile", "phone") if values.get(n)]
+        phones = [
+            text.normalize_phone(values[n], self.region)
+            for n in ("mobile", "phone")
+            if values.get(n)
+        ]
         return [p for p in phones if p], text.normalize_email(values["email"])
 
     def find(self, contact: ContactInput) -> str | None:
@@ -232,28 +270,46 @@ class Matcher:
 ProgressCallback = Callable[[int], None]
 
 
-def import_file(db: Database, path: Path, *, policy: str = "update",
-                dry_run: bool = False, owner: str, region: str, work_dir: Path,
-                plan: ImportPlan | None = None,
-                progress: ProgressCallback | None = None) -> ImportSummary:
+def import_file(
+    db: Database,
+    path: Path,
+    *,
+    policy: str = "update",
+    dry_run: bool = False,
+    owner: str,
+    region: str,
+    work_dir: Path,
+    plan: ImportPlan | None = None,
+    progress: ProgressCallback | None = None,
+) -> ImportSummary:
     """Import every row of a file in one transaction; return the counts."""
     if policy not in POLICIES:
         raise InvalidValueError(_("Duplicate policy"), policy, ", ".join(POLICIES))
     plan = plan or plan_import(path)
-    run = _ImportRun(db, plan, policy=policy, owner=owner, region=region,
-                     dry_run=dry_run, progress=progress)
-    try:
+    run = _ImportRun(
+        db,
+        plan,
+        policy=policy,
+        owner=owner,
+        region=region,
+        dry_run=dry_run,
+        progress=progress,
+    )
+    with contextlib.suppress(_DryRunFinished):
         db.write(run.execute)
-    except _DryRunFinished:
-        pass
     summary = run.summary
     if run.rejected_rows:
-        summary.rejected_file = _write_rejected(plan, run.rejected_rows, work_dir,
-                                                summary.import_uuid or "dry-run")
+        summary.rejected_file = _write_rejected(
+            plan, run.rejected_rows, work_dir, summary.import_uuid or "dry-run"
+        )
         if not dry_run:
-            db.write(lambda db: import_data.update_import(
-                db, summary.import_uuid,
-                {"rejected_file": summary.rejected_file.name}))
+            db.write(
+                lambda db: import_data.update_import(
+                    db,
+                    summary.import_uuid,
+                    {"rejected_file": summary.rejected_file.name},
+                )
+            )
     log.info("%s", summary.describe())
     return summary
 
@@ -263,9 +319,17 @@ class _DryRunFinished(Exception):
 
 
 class _ImportRun:
-    def __init__(self, db: Database, plan: ImportPlan, *, policy: str, owner: str,
-                 region: str, dry_run: bool,
-                 progress: ProgressCallback | None) -> None:
+    def __init__(
+        self,
+        db: Database,
+        plan: ImportPlan,
+        *,
+        policy: str,
+        owner: str,
+        region: str,
+        dry_run: bool,
+        progress: ProgressCallback | None,
+    ) -> None:
         self.plan, self.policy, self.owner = plan, policy, owner
         self.region, self.dry_run, self.progress = region, dry_run, progress
         self.summary = ImportSummary(plan.filename, dry_run)
@@ -298,7 +362,8 @@ class _ImportRun:
             self.rejected_rows.append(row)
             reasons = " ".join(row.problems)
             self.summary.rejected_reasons.append(
-                _("Row %(line)s: %(reasons)s", line=row.line, reasons=reasons))
+                _("Row %(line)s: %(reasons)s", line=row.line, reasons=reasons)
+            )
             return
         self.summary.warnings += len(row.warnings)
         match = None if self.policy == "create" else self.matcher.find(row.contact)
@@ -320,8 +385,11 @@ class _ImportRun:
     def _insert(self, row: ConvertedRow) -> None:
         assert row.contact is not None
         values = {**new_record(self.owner), **storable(row.contact, region=self.region)}
-        values.update(category_uuid=self._category(row.category),
-                      revision=self.revision, import_uuid=self.import_uuid)
+        values.update(
+            category_uuid=self._category(row.category),
+            revision=self.revision,
+            import_uuid=self.import_uuid,
+        )
         self.pending.append(values)
         self.pending_uuids.add(values["uuid"])
         self.matcher.add(values["uuid"], row.contact)
@@ -339,25 +407,32 @@ class _ImportRun:
             self.summary.skipped += 1
             return
         category = self._category(row.category)
-        changed = changed_values(current, row.contact, category,
-                                 overwrite=self.policy == "overwrite")
+        changed = changed_values(
+            current, row.contact, category, overwrite=self.policy == "overwrite"
+        )
         if not changed:
             self.summary.skipped += 1
             return
         before = {k: _jsonable(current[k]) for k in changed}
         merged = _merged_input(current, changed)
-        values = {**changed, **derived_columns(merged.values, merged.extra,
-                                               region=self.region)}
+        values = {
+            **changed,
+            **derived_columns(merged.values, merged.extra, region=self.region),
+        }
         values.update(updated_at=utcnow(), revision=self.revision)
         contact_data.update_contacts_by_uuid(self.db, [(uuid, values)])
         self.changes.append(self._change(uuid, "updated", before))
         self.summary.updated += 1
 
-    def _change(self, uuid: str, action: str, before: dict[str, Any] | None
-                ) -> dict[str, Any]:
-        return {"import_uuid": self.import_uuid, "contact_uuid": uuid,
-                "action": action,
-                "before": json.dumps(before, ensure_ascii=False) if before else None}
+    def _change(
+        self, uuid: str, action: str, before: dict[str, Any] | None
+    ) -> dict[str, Any]:
+        return {
+            "import_uuid": self.import_uuid,
+            "contact_uuid": uuid,
+            "action": action,
+            "before": json.dumps(before, ensure_ascii=False) if before else None,
+        }
 
     def _flush(self) -> None:
         contact_data.insert_contacts(self.db, self.pending)
@@ -368,16 +443,28 @@ class _ImportRun:
         import_data.insert_changes(self.db, self.changes)
         summary = self.summary
         summary.import_uuid = self.import_uuid
-        row = {**new_record(self.owner), "uuid": self.import_uuid,
-               "filename": self.plan.filename[:255], "file_kind": self.plan.info.kind,
-               "policy": self.policy, "status": "done",
-               "inserted": summary.inserted, "updated": summary.updated,
-               "skipped": summary.skipped, "rejected": summary.rejected}
+        row = {
+            **new_record(self.owner),
+            "uuid": self.import_uuid,
+            "filename": self.plan.filename[:255],
+            "file_kind": self.plan.info.kind,
+            "policy": self.policy,
+            "status": "done",
+            "inserted": summary.inserted,
+            "updated": summary.updated,
+            "skipped": summary.skipped,
+            "rejected": summary.rejected,
+        }
         import_data.insert_import(self.db, row)
 
 
-def changed_values(current: dict[str, Any], contact: ContactInput,
-                   category: str | None, *, overwrite: bool) -> dict[str, Any]:
+def changed_values(
+    current: dict[str, Any],
+    contact: ContactInput,
+    category: str | None,
+    *,
+    overwrite: bool,
+) -> dict[str, Any]:
     """Return the columns an import row changes on a stored contact.
 
     Without ``overwrite`` only empty stored fields are filled. Empty values
@@ -391,12 +478,18 @@ def changed_values(current: dict[str, Any], contact: ContactInput,
             continue
         if overwrite or old in (None, ""):
             changed[name] = new
-    if category and category != current.get("category_uuid") and (
-            overwrite or not current.get("category_uuid")):
+    if (
+        category
+        and category != current.get("category_uuid")
+        and (overwrite or not current.get("category_uuid"))
+    ):
         changed["category_uuid"] = category
     extra = decode_extra(current.get("extra"))
-    added = {k: v for k, v in contact.extra.items()
-             if v and (overwrite or not extra.get(k)) and extra.get(k) != v}
+    added = {
+        k: v
+        for k, v in contact.extra.items()
+        if v and (overwrite or not extra.get(k)) and extra.get(k) != v
+    }
     if added:
         changed["extra"] = json.dumps({**extra, **added}, ensure_ascii=False)
     return changed
@@ -414,14 +507,17 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-def _write_rejected(plan: ImportPlan, rows: list[ConvertedRow], work_dir: Path,
-                    import_uuid: str) -> Path:
+def _write_rejected(
+    plan: ImportPlan, rows: list[ConvertedRow], work_dir: Path, import_uuid: str
+) -> Path:
     """Write rejected rows in the file's own columns plus a reason column."""
     kind = "xlsx" if plan.info.kind not in TEXT_KINDS else plan.info.kind
     work_dir.mkdir(parents=True, exist_ok=True)
     target = work_dir / f"rejected-{import_uuid}.{kind}"
-    columns = [(f"c{i}", header or _("Column %(number)s", number=i + 1))
-               for i, header in enumerate(plan.headers)]
+    columns = [
+        (f"c{i}", header or _("Column %(number)s", number=i + 1))
+        for i, header in enumerate(plan.headers)
+    ]
     columns.append(("reason", _("Reason rejected")))
     records = []
     for row in rows:
@@ -438,8 +534,9 @@ def undo_import(db: Database, import_uuid: str, *, region: str) -> None:
     if record is None:
         raise UserError(_("Import %(id)s was not found.", id=import_uuid))
     if record["status"] == "undone":
-        raise UserError(_("The import of %(file)s was already undone.",
-                          file=record["filename"]))
+        raise UserError(
+            _("The import of %(file)s was already undone.", file=record["filename"])
+        )
 
     def work(db: Database) -> None:
         revision = next_revision(db, "contacts")
@@ -450,15 +547,17 @@ def undo_import(db: Database, import_uuid: str, *, region: str) -> None:
                 _restore(db, change, revision=revision, region=region)
         contact_data.delete_contacts_by_uuid(db, inserted)
         next_revision(db, "contacts_purged")
-        import_data.update_import(db, import_uuid, {"status": "undone",
-                                                    "updated_at": utcnow()})
+        import_data.update_import(
+            db, import_uuid, {"status": "undone", "updated_at": utcnow()}
+        )
 
     db.write(work)
     log.info("Import %s undone", import_uuid)
 
 
-def _restore(db: Database, change: dict[str, Any], *, revision: int,
-             region: str) -> None:
+def _restore(
+    db: Database, change: dict[str, Any], *, revision: int, region: str
+) -> None:
     before = json.loads(change["before"] or "{}")
     if "birthday" in before and before["birthday"]:
         before["birthday"] = datetime.date.fromisoformat(before["birthday"])

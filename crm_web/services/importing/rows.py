@@ -36,8 +36,14 @@ class ConvertedRow:
     warnings: list[str] = field(default_factory=list)
 
 
-def convert_row(line: int, cells: list[Any], headers: list[str],
-                mapping: list[str], *, is_text_source: bool) -> ConvertedRow:
+def convert_row(
+    line: int,
+    cells: list[Any],
+    headers: list[str],
+    mapping: list[str],
+    *,
+    is_text_source: bool,
+) -> ConvertedRow:
     """Map a row's cells onto contact fields and validate them."""
     row = ConvertedRow(line=line, cells=cells)
     raw: dict[str, Any] = {}
@@ -68,20 +74,28 @@ def convert_row(line: int, cells: list[Any], headers: list[str],
     return row
 
 
-def _cell_value(row: ConvertedRow, cell: Any, header: str, target: str,
-                is_text_source: bool) -> Any:
+def _cell_value(
+    row: ConvertedRow, cell: Any, header: str, target: str, is_text_source: bool
+) -> Any:
     if isinstance(cell, TruncatedNumber):
-        row.problems.append(_(
-            "%(column)s “%(value)s” was already cut to 15 digits by Excel, so "
-            "the last digits are lost. Format that column as Text in Excel, "
-            "type the full numbers again, and re-import this row.",
-            column=header, value=str(cell)))
+        row.problems.append(
+            _(
+                "%(column)s “%(value)s” was already cut to 15 digits by Excel, so "
+                "the last digits are lost. Format that column as Text in Excel, "
+                "type the full numbers again, and re-import this row.",
+                column=header,
+                value=str(cell),
+            )
+        )
         return ""
     if target == "birthday":
         return _birthday_value(row, cell, header)
     if isinstance(cell, datetime.datetime):
-        return cell.strftime("%Y-%m-%d %H:%M") if cell.time() != datetime.time(
-        ) else cell.date().isoformat()
+        return (
+            cell.strftime("%Y-%m-%d %H:%M")
+            if cell.time() != datetime.time()
+            else cell.date().isoformat()
+        )
     if isinstance(cell, datetime.date | datetime.time):
         return cell.isoformat()
     value = str(cell)
@@ -99,10 +113,14 @@ def _birthday_value(row: ConvertedRow, cell: Any, header: str) -> Any:
         if serial in _SERIAL_DAYS:
             parsed = _EXCEL_EPOCH + datetime.timedelta(days=serial)
     if parsed is None:
-        row.problems.append(_(
-            "%(column)s “%(value)s” is not a date. Write it as 1990-03-15 or "
-            "1990/3/15, or format the cells as dates in Excel.",
-            column=header, value=str(cell)))
+        row.problems.append(
+            _(
+                "%(column)s “%(value)s” is not a date. Write it as 1990-03-15 or "
+                "1990/3/15, or format the cells as dates in Excel.",
+                column=header,
+                value=str(cell),
+            )
+        )
         return ""
     return parsed
 
@@ -115,8 +133,13 @@ def _validate(row: ConvertedRow, raw: dict[str, Any], extra: dict[str, str]) -> 
         return
     email = row.contact.values.get("email", "")
     if email and "@" not in email:
-        row.warnings.append(_("“%(value)s” does not look like an e-mail "
-                              "address; it was kept as typed.", value=email))
+        row.warnings.append(
+            _(
+                "“%(value)s” does not look like an e-mail "
+                "address; it was kept as typed.",
+                value=email,
+            )
+        )
 
 
 def _column_name(index: int) -> str:
