@@ -101,8 +101,12 @@ def test_split_tags(raw: str, expected: list[str]) -> None:
     assert text.split_tags(raw) == expected
 
 
-def test_clean_folds_fullwidth_and_strips_invisible() -> None:
-    assert text.clean("\ufeff\u3000ＡＢＣ１２３\u200b ") == "ABC123"
+def test_clean_strips_invisible_and_keeps_text() -> None:
+    assert text.clean("\ufeff\u3000（办公室）①ＡＢ\u200b ") == "（办公室）①ＡＢ"
+
+
+def test_fold_makes_fullwidth_and_case_match() -> None:
+    assert text.fold("ＡＢｃ１２３") == "abc123"
 
 
 @pytest.mark.parametrize(

@@ -19,7 +19,7 @@ from pypinyin.pinyin_dict import pinyin_dict
 # Invisible characters that Excel, Word and web pages leave in cells.
 _INVISIBLE = dict.fromkeys(map(ord, "\ufeff\u200b\u200c\u200d\u2060\u00ad"))
 _SPACES = re.compile(r"\s+")
-_NON_DIGITS = re.compile(r"\D")
+_NON_DIGITS = re.compile(r"[^0-9]")
 _CN_MOBILE = re.compile(r"1[3-9]\d{9}")
 # A mainland landline dialled nationally: trunk 0, area code, local number.
 _CN_LANDLINE = re.compile(r"0[1-9]\d{8,10}")
@@ -56,16 +56,17 @@ SEARCH_SEPARATOR = "\x1f"
 def clean(value: object) -> str:
     """Return ``value`` as text without invisible characters or outer spaces.
 
-    NFKC folds full-width letters, digits and the ideographic space that
-    Chinese input methods type into their ordinary forms.
+    The text is otherwise kept as typed: full-width brackets, circled
+    numbers and the like are the user's data. Matching keys fold them
+    instead (see ``fold`` and ``normalize_phone``).
     """
     if value is None:
         return ""
     raw = str(value)
     if raw.isascii():
-        # NFKC leaves ASCII unchanged, and no invisible character is ASCII.
+        # No invisible character is ASCII.
         return raw.strip()
-    return unicodedata.normalize("NFKC", raw).translate(_INVISIBLE).strip()
+    return raw.translate(_INVISIBLE).strip()
 
 
 def fold(value: str) -> str:
@@ -150,6 +151,7 @@ def pinyin_search_forms(name: str) -> list[str]:
 
 
 def digits(text: str) -> str:
+    """Return the ASCII digits of ``text`` (fold full-width digits first)."""
     return _NON_DIGITS.sub("", text)
 
 
@@ -160,7 +162,8 @@ def normalize_phone(raw: str, region: str = "CN") -> str:
     A number that ``phonenumbers`` cannot parse normalises to its digits,
     so that two copies of the same odd number still match each other.
     """
-    text = clean(raw)
+    # NFKC turns full-width digits (１３８) into ASCII before matching.
+    text = unicodedata.normalize("NFKC", clean(raw))
     only_digits = digits(text)
     if len(only_digits) < 5:
         return ""
@@ -200,7 +203,7 @@ def _is_plain_number(text: str) -> bool:
 def phone_search_forms(raw: str, normalized: str) -> list[str]:
     """Return digit strings under which a stored phone number is found."""
     forms = []
-    plain = digits(raw)
+    plain = digits(fold(raw))
     if plain:
         forms.append(plain)
     if normalized.startswith("+"):

@@ -134,9 +134,31 @@ def normalize_header(text: str) -> str:
     return _IGNORED.sub("", value)
 
 
+# A bilingual header such as the template's "姓名(Name)" or "手机 / Mobile".
+# The bracket form is tried first: "省份/州(Province/State)" has a slash inside.
+_BILINGUAL = (
+    re.compile(r"(.+?)\s*[(\[【]\s*(.+?)\s*[)\]】]\s*"),
+    re.compile(r"(.+?)\s*[/|]\s*(.+)"),
+)
+
+
 def match_header(text: str) -> str | None:
-    """Return the contact field a header names, or None."""
-    return _LOOKUP.get(normalize_header(text))
+    """Return the contact field a header names, or None.
+
+    A two-part header ("姓名(Name)") matches only when both parts name the
+    same field, so "电话（办公室）" and "电话（家庭）" never become Phone.
+    """
+    field = _LOOKUP.get(normalize_header(text))
+    if field:
+        return field
+    folded = unicodedata.normalize("NFKC", text).strip()
+    for pattern in _BILINGUAL:
+        if parts := pattern.fullmatch(folded):
+            first = _LOOKUP.get(normalize_header(parts[1]))
+            second = _LOOKUP.get(normalize_header(parts[2]))
+            if first and first == second:
+                return first
+    return None
 
 
 def map_headers(headers: list[str]) -> list[str | None]:
