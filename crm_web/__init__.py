@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from http import HTTPStatus
+from pathlib import Path
 from typing import Any
 
 from flask import Flask, redirect, render_template, request, url_for
@@ -18,6 +19,7 @@ from crm_web.data.db import Database, connect
 from crm_web.errors import UserError
 from crm_web.i18n import LANGUAGES
 from crm_web.logs import LOG_FILE_NAME
+from crm_web.translations_build import ensure_compiled
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +43,7 @@ def create_app(
         folder.mkdir(parents=True, exist_ok=True)
     app.extensions["crm_settings"] = settings
     app.extensions["crm_db"] = db or connect(settings.database_url)
+    ensure_compiled(Path(app.root_path) / "translations")
     Babel(app, locale_selector=web.select_locale)
     _register_blueprints(app)
     _register_handlers(app)
