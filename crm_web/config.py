@@ -7,6 +7,7 @@ database instead; see ``crm_web.services.preferences``.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 from dataclasses import dataclass, field
@@ -101,8 +102,6 @@ def _load_secret_key(folder: Path) -> str:
         return path.read_text(encoding="ascii").strip()
     key = secrets.token_hex(32)
     path.write_text(key, encoding="ascii")
-    try:
+    with contextlib.suppress(OSError):  # Windows ignores POSIX modes.
         path.chmod(0o600)
-    except OSError:  # Windows ignores POSIX modes.
-        pass
     return key

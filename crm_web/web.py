@@ -70,7 +70,7 @@ def select_locale() -> str:
     configured = match_language(settings().language)
     if configured:
         return configured
-    best = request.accept_languages.best_match(["zh-CN", "zh", "en"], default=None)
+    best = request.accept_languages.best_match(["zh-CN", "zh", "en"])
     return match_language(best) or system_language()
 
 

@@ -262,7 +262,8 @@ def save_view() -> Response:
         web.db(), request.form.get("name", ""), params, owner=web.owner()
     )
     flash(_("View saved."))
-    return redirect(url_for(".index", **{k: v for k, v in params.items() if v}))
+    chosen: dict[str, Any] = {k: v for k, v in params.items() if v}
+    return redirect(url_for(".index", **chosen))
 
 
 @bp.post("/views/<view_uuid>/delete")

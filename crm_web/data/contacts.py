@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import ColumnElement, func, or_, select, update
 
 from crm_web.data.db import Database
 from crm_web.data.records import as_dicts, check_columns
@@ -142,7 +142,7 @@ def find_duplicates(
     db: Database, *, phones: Sequence[str], email: str, exclude_id: int | None
 ) -> list[dict[str, Any]]:
     """Return live contacts sharing a normalised phone or e-mail."""
-    conditions = []
+    conditions: list[ColumnElement[bool]] = []
     if phones:
         conditions.append(contacts.c.mobile_norm.in_(phones))
         conditions.append(contacts.c.phone_norm.in_(phones))

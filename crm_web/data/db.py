@@ -71,7 +71,9 @@ class Database:
         return "%s" if self.is_mysql else "?"
 
     def quote(self, name: str) -> str:
-        return str(self.ds.engine.dialect.identifier_preparer.quote(name))
+        engine = self.ds.engine
+        assert engine is not None, "database is closed"
+        return str(engine.dialect.identifier_preparer.quote(name))
 
     def executemany(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
         """Run one statement for many rows straight on the DBAPI driver."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import (
     BigInteger,
@@ -37,7 +38,7 @@ metadata = MetaData()
 # comparisons, GROUP BY and unique keys behave as on SQLite (case-sensitive,
 # trailing spaces significant). Case-insensitive matching is done on our own
 # normalised columns instead.
-MYSQL_TABLE = {
+MYSQL_TABLE: dict[str, Any] = {
     "mysql_engine": "InnoDB",
     "mysql_charset": "utf8mb4",
     "mysql_collate": "utf8mb4_bin",

@@ -184,9 +184,9 @@ def _fast_cn_mobile(text: str, only_digits: str, region: str) -> str:
             return "+86" + only_digits
         if _CN_LANDLINE.fullmatch(only_digits):
             return "+86" + only_digits[1:]
-    if only_digits.startswith("86") and _CN_MOBILE.fullmatch(only_digits[2:]):
-        if text.startswith("+") or region == "CN":
-            return "+" + only_digits
+    is_cn = text.startswith("+") or region == "CN"
+    if is_cn and only_digits.startswith("86") and _CN_MOBILE.fullmatch(only_digits[2:]):
+        return "+" + only_digits
     if only_digits.startswith("0086") and _CN_MOBILE.fullmatch(only_digits[4:]):
         return "+" + only_digits[2:]
     return ""

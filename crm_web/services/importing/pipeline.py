@@ -299,15 +299,14 @@ def import_file(
         db.write(run.execute)
     summary = run.summary
     if run.rejected_rows:
-        summary.rejected_file = _write_rejected(
+        rejected_file = _write_rejected(
             plan, run.rejected_rows, work_dir, summary.import_uuid or "dry-run"
         )
+        summary.rejected_file = rejected_file
         if not dry_run:
             db.write(
                 lambda db: import_data.update_import(
-                    db,
-                    summary.import_uuid,
-                    {"rejected_file": summary.rejected_file.name},
+                    db, summary.import_uuid, {"rejected_file": rejected_file.name}
                 )
             )
     log.info("%s", summary.describe())
