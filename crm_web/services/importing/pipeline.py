@@ -434,12 +434,15 @@ class _ImportRun:
         }
 
     def _flush(self) -> None:
+        # Written in batches so that memory stays flat however long the file.
         contact_data.insert_contacts(self.db, self.pending)
+        import_data.insert_changes(self.db, self.changes)
         self.pending = []
         self.pending_uuids = set()
+        self.changes = []
 
     def _record(self) -> None:
-        import_data.insert_changes(self.db, self.changes)
+        self._flush()
         summary = self.summary
         summary.import_uuid = self.import_uuid
         row = {
