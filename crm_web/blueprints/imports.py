@@ -22,6 +22,7 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from werkzeug.wrappers import Response
 
 from crm_web import web
@@ -37,7 +38,7 @@ bp = Blueprint("imports", __name__, url_prefix="/imports")
 
 _TOKEN = re.compile(r"[0-9a-f]{32}")
 ENCODINGS = ("utf-8-sig", "gb18030", "big5", "utf-16", "cp1252")
-DELIMITERS = {"\t": "Tab", ",": ",", ";": ";", "|": "|"}
+DELIMITERS = {"\t": _l("Tab"), ",": ",", ";": ";", "|": "|"}
 
 
 def _upload_dir(token: str) -> Path:
