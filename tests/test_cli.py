@@ -16,22 +16,47 @@ from crm_web.services import search
 
 HEADER = ["姓名", "公司", "手机", "邮箱", "生日", "客户编号"]
 ROWS: list[list[Any]] = [
-    ["张小明", "宁波东方贸易有限公司", "13800138000", "zxm@example.com",
-     "1990-03-15", "00123"],
-    ["Alice Smith", "Acme Ltd", "+86 155 5550 0102", "alice@acme.example",
-     "1985/12/1", "007"],
+    [
+        "张小明",
+        "宁波东方贸易有限公司",
+        "13800138000",
+        "zxm@example.com",
+        "1990-03-15",
+        "00123",
+    ],
+    [
+        "Alice Smith",
+        "Acme Ltd",
+        "+86 155 5550 0102",
+        "alice@acme.example",
+        "1985/12/1",
+        "007",
+    ],
     ["李𠀀华", "义乌小商品", "0574-87654321", "", "", "A-9"],
 ]
 
 EXPECTED = {
-    "张小明": {"company": "宁波东方贸易有限公司", "mobile": "13800138000",
-              "email": "zxm@example.com", "birthday": "1990-03-15",
-              "extra": {"客户编号": "00123"}},
-    "Alice Smith": {"company": "Acme Ltd", "mobile": "+86 155 5550 0102",
-                    "email": "alice@acme.example", "birthday": "1985-12-01",
-                    "extra": {"客户编号": "007"}},
-    "李𠀀华": {"company": "义乌小商品", "mobile": "0574-87654321", "email": "",
-              "birthday": "", "extra": {"客户编号": "A-9"}},
+    "张小明": {
+        "company": "宁波东方贸易有限公司",
+        "mobile": "13800138000",
+        "email": "zxm@example.com",
+        "birthday": "1990-03-15",
+        "extra": {"客户编号": "00123"},
+    },
+    "Alice Smith": {
+        "company": "Acme Ltd",
+        "mobile": "+86 155 5550 0102",
+        "email": "alice@acme.example",
+        "birthday": "1985-12-01",
+        "extra": {"客户编号": "007"},
+    },
+    "李𠀀华": {
+        "company": "义乌小商品",
+        "mobile": "0574-87654321",
+        "email": "",
+        "birthday": "",
+        "extra": {"客户编号": "A-9"},
+    },
 }
 
 
@@ -60,8 +85,7 @@ def build_utf8_bom_csv(path: Path) -> Path:
 
 
 def build_utf16_txt(path: Path) -> Path:
-    return make_text(path / "u16.txt", [HEADER, *ROWS], encoding="utf-16-le",
-                     bom=True)
+    return make_text(path / "u16.txt", [HEADER, *ROWS], encoding="utf-16-le", bom=True)
 
 
 def build_xls(path: Path) -> Path:
@@ -69,8 +93,9 @@ def build_xls(path: Path) -> Path:
 
 
 def build_xlsx_title(path: Path) -> Path:
-    return make_xlsx(path / "title.xlsx", [HEADER, *as_dates(ROWS)],
-                     title="2026年客户名单")
+    return make_xlsx(
+        path / "title.xlsx", [HEADER, *as_dates(ROWS)], title="2026年客户名单"
+    )
 
 
 def build_xlsx_numbers(path: Path) -> Path:
@@ -106,32 +131,36 @@ def cli(tmp_path: Path, database_url: str) -> Any:
     data = tmp_path / "data"
 
     def call(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-        return run(capsys, "--data-dir", str(data), "--database-url",
-                   database_url, *args)
+        return run(
+            capsys, "--data-dir", str(data), "--database-url", database_url, *args
+        )
 
     yield call
     search._indexes.clear()
 
 
 @pytest.mark.parametrize("kind", list(BUILDERS))
-def test_import_then_search_json(kind: str, tmp_path: Path, cli: Any,
-                                 capsys: pytest.CaptureFixture[str]) -> None:
+def test_import_then_search_json(
+    kind: str, tmp_path: Path, cli: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
     source = BUILDERS[kind](tmp_path)
     code, out, err = cli(capsys, "import", str(source))
     assert code == 0, err
     code, out, err = cli(capsys, "search", "", "--json")
     assert code == 0, err
     found = {c["name"]: c for c in json.loads(out)}
-    expected = {k: v for k, v in EXPECTED.items()
-                if kind != "gbk-tab-txt" or "𠀀" not in k}
+    expected = {
+        k: v for k, v in EXPECTED.items() if kind != "gbk-tab-txt" or "𠀀" not in k
+    }
     assert sorted(found) == sorted(expected)
     for name, values in expected.items():
         for key, value in values.items():
             assert found[name][key] == value, (name, key)
 
 
-def test_import_twice_creates_nothing_new(tmp_path: Path, cli: Any,
-                                          capsys: pytest.CaptureFixture[str]) -> None:
+def test_import_twice_creates_nothing_new(
+    tmp_path: Path, cli: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
     source = build_xlsx_title(tmp_path)
     cli(capsys, "import", str(source))
     code, out, _err = cli(capsys, "import", str(source))
@@ -141,8 +170,9 @@ def test_import_twice_creates_nothing_new(tmp_path: Path, cli: Any,
     assert len(json.loads(out)) == 3
 
 
-def test_dry_run_saves_nothing(tmp_path: Path, cli: Any,
-                               capsys: pytest.CaptureFixture[str]) -> None:
+def test_dry_run_saves_nothing(
+    tmp_path: Path, cli: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
     source = build_xlsx_title(tmp_path)
     code, out, _err = cli(capsys, "import", str(source), "--dry-run")
     assert code == 0
@@ -151,21 +181,29 @@ def test_dry_run_saves_nothing(tmp_path: Path, cli: Any,
     assert json.loads(out) == []
 
 
-def test_search_json_finds_by_pinyin(tmp_path: Path, cli: Any,
-                                     capsys: pytest.CaptureFixture[str]) -> None:
+def test_search_json_finds_by_pinyin(
+    tmp_path: Path, cli: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
     cli(capsys, "import", str(build_xlsx_title(tmp_path)))
     _code, out, _err = cli(capsys, "search", "zxm", "--json")
     assert [c["name"] for c in json.loads(out)] == ["张小明"]
 
 
-@pytest.mark.parametrize(("content", "message"), [
-    (b"", "is empty"),
-    (b"\x89PNG\r\n\x1a\n" + bytes(200), "not a spreadsheet"),
-    (b"PK\x03\x04broken", "damaged"),
-])
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"", "is empty"),
+        (b"\x89PNG\r\n\x1a\n" + bytes(200), "not a spreadsheet"),
+        (b"PK\x03\x04broken", "damaged"),
+    ],
+)
 def test_import_unreadable_file_exits_nonzero(
-        tmp_path: Path, cli: Any, capsys: pytest.CaptureFixture[str],
-        content: bytes, message: str) -> None:
+    tmp_path: Path,
+    cli: Any,
+    capsys: pytest.CaptureFixture[str],
+    content: bytes,
+    message: str,
+) -> None:
     path = tmp_path / "contacts.xlsx"
     path.write_bytes(content)
     code, _out, err = cli(capsys, "import", str(path))
@@ -174,8 +212,9 @@ def test_import_unreadable_file_exits_nonzero(
     assert "contacts.xlsx" in err
 
 
-def test_export_then_reimport_round_trip(tmp_path: Path, cli: Any,
-                                         capsys: pytest.CaptureFixture[str]) -> None:
+def test_export_then_reimport_round_trip(
+    tmp_path: Path, cli: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
     cli(capsys, "import", str(build_xlsx_title(tmp_path)))
     _code, before, _err = cli(capsys, "search", "", "--json")
     for suffix in ("xlsx", "txt", "csv"):
@@ -186,32 +225,40 @@ def test_export_then_reimport_round_trip(tmp_path: Path, cli: Any,
     other = tmp_path / "other"
     for suffix in ("xlsx", "txt", "csv"):
         target = tmp_path / f"out.{suffix}"
-        args = ["--data-dir", str(other / suffix), "--database-url",
-                f"sqlite:///{other / suffix / 'db.sqlite3'}"]
+        args = [
+            "--data-dir",
+            str(other / suffix),
+            "--database-url",
+            f"sqlite:///{other / suffix / 'db.sqlite3'}",
+        ]
         (other / suffix).mkdir(parents=True)
         run(capsys, *args, "import", str(target))
         _code, after, _err = run(capsys, *args, "search", "", "--json")
         assert json.loads(after) == json.loads(before), suffix
 
 
-def test_serve_refuses_non_loopback(tmp_path: Path,
-                                    capsys: pytest.CaptureFixture[str]) -> None:
-    code, _out, err = run(capsys, "--data-dir", str(tmp_path), "serve",
-                          "--host", "0.0.0.0", "--port", "0")
+def test_serve_refuses_non_loopback(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _out, err = run(
+        capsys, "--data-dir", str(tmp_path), "serve", "--host", "0.0.0.0", "--port", "0"
+    )
     assert code == 2
     assert "Refusing to listen on 0.0.0.0" in err
 
 
-def test_serve_busy_port_is_reported(tmp_path: Path,
-                                     capsys: pytest.CaptureFixture[str]) -> None:
+def test_serve_busy_port_is_reported(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     import socket
 
     with socket.socket() as holder:
         holder.bind(("127.0.0.1", 0))
         holder.listen()
         port = holder.getsockname()[1]
-        code, _out, err = run(capsys, "--data-dir", str(tmp_path), "serve",
-                              "--port", str(port))
+        code, _out, err = run(
+            capsys, "--data-dir", str(tmp_path), "serve", "--port", str(port)
+        )
     assert code == 2
     assert f"Port {port}" in err
     assert "already in use" in err

@@ -17,11 +17,18 @@ from crm_web.services.contact_export import contacts_for_query
 from crm_web.services.importing import pipeline
 
 
-def run_import(db: Database, path: Path, policy: str = "update",
-               **options: Any) -> pipeline.ImportSummary:
-    return pipeline.import_file(db, path, policy=policy, owner="Admin",
-                                region="CN", work_dir=path.parent / "work",
-                                **options)
+def run_import(
+    db: Database, path: Path, policy: str = "update", **options: Any
+) -> pipeline.ImportSummary:
+    return pipeline.import_file(
+        db,
+        path,
+        policy=policy,
+        owner="Admin",
+        region="CN",
+        work_dir=path.parent / "work",
+        **options,
+    )
 
 
 def records(db: Database) -> dict[str, dict[str, Any]]:
@@ -30,17 +37,24 @@ def records(db: Database) -> dict[str, dict[str, Any]]:
 
 def add(db: Database, **values: str) -> int:
     return contact_service.create_contact(
-        db, contact_service.parse_form(values), owner="Admin", region="CN",
-        allow_duplicate=True)
+        db,
+        contact_service.parse_form(values),
+        owner="Admin",
+        region="CN",
+        allow_duplicate=True,
+    )
 
 
 @pytest.fixture
 def sheet(tmp_path: Path) -> Path:
-    return make_xlsx(tmp_path / "list.xlsx", [
-        ["姓名", "手机", "城市", "邮箱"],
-        ["张小明", "+86 138-0013-8000", "宁波", ""],
-        ["李华", "", "义乌", "LI@EXAMPLE.COM"],
-    ])
+    return make_xlsx(
+        tmp_path / "list.xlsx",
+        [
+            ["姓名", "手机", "城市", "邮箱"],
+            ["张小明", "+86 138-0013-8000", "宁波", ""],
+            ["李华", "", "义乌", "LI@EXAMPLE.COM"],
+        ],
+    )
 
 
 def test_update_fills_only_empty_fields(db: Database, sheet: Path) -> None:
@@ -80,11 +94,14 @@ def test_email_match_ignores_case(db: Database, sheet: Path) -> None:
 
 
 def test_duplicates_inside_file_merge(db: Database, tmp_path: Path) -> None:
-    path = make_text(tmp_path / "dups.txt", [
-        ["姓名", "手机", "城市", "QQ"],
-        ["王五", "13900001111", "宁波", ""],
-        ["王五", "139 0000 1111", "", "12345"],
-    ])
+    path = make_text(
+        tmp_path / "dups.txt",
+        [
+            ["姓名", "手机", "城市", "QQ"],
+            ["王五", "13900001111", "宁波", ""],
+            ["王五", "139 0000 1111", "", "12345"],
+        ],
+    )
     summary = run_import(db, path, "update")
     found = records(db)
     assert summary.inserted == 1
@@ -93,8 +110,9 @@ def test_duplicates_inside_file_merge(db: Database, tmp_path: Path) -> None:
     assert found["王五"]["city"] == "宁波"
 
 
-def test_rows_without_phone_or_email_match_by_name(db: Database,
-                                                   tmp_path: Path) -> None:
+def test_rows_without_phone_or_email_match_by_name(
+    db: Database, tmp_path: Path
+) -> None:
     path = make_text(tmp_path / "names.txt", [["姓名", "公司"], ["赵六", "东方"]])
     run_import(db, path)
     summary = run_import(db, path)
@@ -103,14 +121,17 @@ def test_rows_without_phone_or_email_match_by_name(db: Database,
 
 
 def test_rejected_rows_file_keeps_layout(db: Database, tmp_path: Path) -> None:
-    path = make_xlsx(tmp_path / "bad.xlsx", [
-        ["姓名", "生日", "身份证号"],
-        ["好人", datetime.date(1990, 1, 2), "110101199003071234"],
-        ["坏日期", "1990年13月1日", "x"],
-        ["长号码", "", 110101199003071234],
-        ["", "", ""],
-        ["", "", "无名"],
-    ])
+    path = make_xlsx(
+        tmp_path / "bad.xlsx",
+        [
+            ["姓名", "生日", "身份证号"],
+            ["好人", datetime.date(1990, 1, 2), "110101199003071234"],
+            ["坏日期", "1990年13月1日", "x"],
+            ["长号码", "", 110101199003071234],
+            ["", "", ""],
+            ["", "", "无名"],
+        ],
+    )
     summary = run_import(db, path)
     assert (summary.inserted, summary.rejected) == (1, 3)
     assert summary.rejected_file is not None
@@ -129,16 +150,17 @@ def test_rejected_file_reimports_after_fix(db: Database, tmp_path: Path) -> None
     summary = run_import(db, path)
     assert summary.rejected_file is not None
     fixed = summary.rejected_file.read_text(encoding="utf-8-sig").replace(
-        "13/13/1990", "1990-12-13")
+        "13/13/1990", "1990-12-13"
+    )
     summary.rejected_file.write_text(fixed, encoding="utf-8-sig")
     again = run_import(db, summary.rejected_file)
     assert again.inserted == 1
     assert records(db)["坏日期"]["birthday"] == datetime.date(1990, 12, 13)
 
 
-def test_failure_midway_leaves_database_unchanged(db: Database, tmp_path: Path,
-                                                  monkeypatch: pytest.MonkeyPatch
-                                                  ) -> None:
+def test_failure_midway_leaves_database_unchanged(
+    db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     add(db, name="原有", mobile="13700000000")
     rows = [["姓名", "手机"]] + [[f"人{i}", f"1380000{i:04d}"] for i in range(2500)]
     path = make_text(tmp_path / "big.txt", rows)
@@ -158,17 +180,21 @@ def test_failure_midway_leaves_database_unchanged(db: Database, tmp_path: Path,
     assert pipeline.import_data.find_imports(db) == []
 
 
-def test_undo_removes_inserted_and_restores_updated(db: Database,
-                                                    sheet: Path) -> None:
+def test_undo_removes_inserted_and_restores_updated(db: Database, sheet: Path) -> None:
     add(db, name="张小明", mobile="13800138000", city="杭州")
     summary = run_import(db, sheet, "overwrite")
     pipeline.undo_import(db, summary.import_uuid, region="CN")
     found = records(db)
     assert list(found) == ["张小明"]
     assert found["张小明"]["city"] == "杭州"
-    assert contact_service.find_duplicates(
-        db, contact_service.parse_form({"name": "x", "mobile": "13800138000"}),
-        region="CN")[0]["city"] == "杭州"
+    assert (
+        contact_service.find_duplicates(
+            db,
+            contact_service.parse_form({"name": "x", "mobile": "13800138000"}),
+            region="CN",
+        )[0]["city"]
+        == "杭州"
+    )
 
 
 def test_undo_twice_is_refused(db: Database, sheet: Path) -> None:
@@ -179,10 +205,13 @@ def test_undo_twice_is_refused(db: Database, sheet: Path) -> None:
 
 
 def test_unmapped_columns_kept_as_extra(db: Database, tmp_path: Path) -> None:
-    path = make_text(tmp_path / "x.txt", [
-        ["姓名", "客户联系电话（办公室）", "客户联系电话（家庭）", ""],
-        ["张三", "111", "222", "无标题值"],
-    ])
+    path = make_text(
+        tmp_path / "x.txt",
+        [
+            ["姓名", "客户联系电话（办公室）", "客户联系电话（家庭）", ""],
+            ["张三", "111", "222", "无标题值"],
+        ],
+    )
     run_import(db, path)
     extra = records(db)["张三"]["extra"]
     assert extra["客户联系电话（办公室）"] == "111"
@@ -198,8 +227,9 @@ def test_mapping_to_notes(db: Database, tmp_path: Path) -> None:
 
 
 def test_category_column_creates_category(db: Database, tmp_path: Path) -> None:
-    path = make_text(tmp_path / "x.txt", [["姓名", "分类"], ["张三", "展会"],
-                                          ["李四", "展会"]])
+    path = make_text(
+        tmp_path / "x.txt", [["姓名", "分类"], ["张三", "展会"], ["李四", "展会"]]
+    )
     run_import(db, path)
     found = records(db)
     assert found["张三"]["category"] == "展会"
@@ -215,10 +245,10 @@ def test_preview_matches_stored_values(db: Database, sheet: Path) -> None:
     assert rows[0].row.contact.values["mobile"] == "+86 138-0013-8000"
 
 
-def test_formula_guard_removed_from_text_sources(db: Database,
-                                                 tmp_path: Path) -> None:
-    path = make_text(tmp_path / "x.csv", [["姓名", "备注"], ["张三", "'=1+1"]],
-                     delimiter=",")
+def test_formula_guard_removed_from_text_sources(db: Database, tmp_path: Path) -> None:
+    path = make_text(
+        tmp_path / "x.csv", [["姓名", "备注"], ["张三", "'=1+1"]], delimiter=","
+    )
     run_import(db, path)
     assert records(db)["张三"]["notes"] == "=1+1"
 

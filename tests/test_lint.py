@@ -11,13 +11,15 @@ BIN = Path(sys.executable).parent
 
 
 def run(*command: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(command, cwd=ROOT, capture_output=True, text=True,
-                          timeout=300, check=False)
+    return subprocess.run(
+        command, cwd=ROOT, capture_output=True, text=True, timeout=300, check=False
+    )
 
 
 def test_ruff_check_is_clean() -> None:
-    result = run(str(BIN / "ruff"), "check", "crm_web", "ui", "tests", "bench",
-                 "app.py")
+    result = run(
+        str(BIN / "ruff"), "check", "crm_web", "ui", "tests", "bench", "app.py"
+    )
     assert result.returncode == 0, result.stdout + result.stderr
 
 

@@ -9,12 +9,14 @@ from crm_web.config import ENVIRONMENT
 from crm_web.services.preferences import SETTINGS
 
 README = (Path(__file__).resolve().parent.parent / "README.md").read_text(
-    encoding="utf-8")
+    encoding="utf-8"
+)
 
 
 def table(name: str) -> list[list[str]]:
-    match = re.search(rf"<!-- settings-table: {name} -->\n(.*?)<!-- /settings-table -->",
-                      README, re.S)
+    match = re.search(
+        rf"<!-- settings-table: {name} -->\n(.*?)<!-- /settings-table -->", README, re.S
+    )
     assert match, f"README has no settings table {name}"
     lines = match.group(1).strip().splitlines()[2:]
     return [[cell.strip() for cell in line.strip("|").split("|")] for line in lines]
@@ -31,5 +33,6 @@ def test_preferences_table_matches_settings() -> None:
     rows = table("preferences")
     assert [r[0].strip("`") for r in rows] == [s.name for s in SETTINGS]
     assert [r[1].strip("`") or "" for r in rows] == [
-        s.default or "(empty)" for s in SETTINGS]
+        s.default or "(empty)" for s in SETTINGS
+    ]
     assert [r[2] for r in rows] == [str(s.help) for s in SETTINGS]
