@@ -10,7 +10,8 @@ from typing import Any
 from flask import Flask, redirect, render_template, request, url_for
 from flask_babel import Babel
 from flask_babel import gettext as _
-from werkzeug.exceptions import HTTPException
+from flask_wtf.csrf import CSRFError, CSRFProtect
+from werkzeug.exceptions import HTTPException, SecurityError
 from werkzeug.wrappers import Response
 
 from crm_web import web
@@ -24,6 +25,7 @@ from crm_web.translations_build import ensure_compiled
 log = logging.getLogger(__name__)
 
 MAX_UPLOAD_BYTES = 200 * 1024 * 1024
+LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
 
 
 def create_app(
@@ -38,6 +40,13 @@ def create_app(
         TESTING=settings.testing,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
+        # Every state-changing request carries a CSRF token, so no other web
+        # page open in the same browser can post to the local server. Tokens
+        # last as long as the session: the app stays open all day.
+        WTF_CSRF_TIME_LIMIT=None,
+        # A Host header other than the computer's own is refused, which stops
+        # DNS-rebinding pages from reading the local server.
+        TRUSTED_HOSTS=list(LOCAL_HOSTS),
     )
     for folder in (settings.files_dir, settings.work_dir, settings.log_dir):
         folder.mkdir(parents=True, exist_ok=True)
@@ -45,6 +54,7 @@ def create_app(
     app.extensions["crm_db"] = db or connect(settings.database_url)
     ensure_compiled(Path(app.root_path) / "translations")
     Babel(app, locale_selector=web.select_locale)
+    CSRFProtect(app)
     _register_blueprints(app)
     _register_handlers(app)
     app.jinja_env.globals.update(
@@ -87,6 +97,32 @@ def _register_handlers(app: Flask) -> None:
         return render_template(
             "error.html", message=error.message, status=error.status
         ), error.status
+
+    @app.errorhandler(SecurityError)
+    def untrusted_host(error: SecurityError) -> Any:
+        # Pages cannot be built for a host that is not trusted, so the answer
+        # is plain text.
+        log.warning("Rejected a request for an untrusted host: %s", error.description)
+        return (
+            "Bad request: this server only answers to its own address.",
+            HTTPStatus.BAD_REQUEST,
+            {"Content-Type": "text/plain; charset=utf-8"},
+        )
+
+    @app.errorhandler(CSRFError)
+    def csrf_error(error: CSRFError) -> Any:
+        log.warning(
+            "Rejected %s %s: %s", request.method, request.path, error.description
+        )
+        message = _(
+            "This form has expired or came from another web page, so "
+            "nothing was changed. Reload the page and try again."
+        )
+        if web.wants_json():
+            return {"error": message}, HTTPStatus.BAD_REQUEST
+        return render_template(
+            "error.html", message=message, status=HTTPStatus.BAD_REQUEST
+        ), HTTPStatus.BAD_REQUEST
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException) -> Any:

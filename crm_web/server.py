@@ -76,6 +76,7 @@ class Server:
         )
         self.host = host
         self.port = int(self._server.effective_port)  # type: ignore[union-attr]
+        self._closing = False
 
     @property
     def url(self) -> str:
@@ -83,7 +84,13 @@ class Server:
 
     def serve_forever(self) -> None:
         log.info("Serving on %s", self.url)
-        self._server.run()
+        try:
+            self._server.run()
+        except OSError:
+            # close() from another thread pulls the socket out from under
+            # the loop's select(); that is the normal way to stop.
+            if not self._closing:
+                raise
 
     def start_in_thread(self) -> threading.Thread:
         thread = threading.Thread(
@@ -93,4 +100,10 @@ class Server:
         return thread
 
     def close(self) -> None:
+        """Stop listening and end waitress's worker threads."""
+        self._closing = True
         self._server.close()
+        # A single-socket waitress server leaves its task dispatcher (the
+        # worker threads) running on close; shut it down as the
+        # multi-socket server does.
+        self._server.task_dispatcher.shutdown()  # type: ignore[union-attr]

@@ -108,6 +108,17 @@ def format_date(value: date | None) -> str:
     return "" if value is None else str(babel_format_date(value, "medium"))
 
 
+def safe_next(target: str | None, default: str) -> str:
+    """Return ``target`` if it is a path on this server, else ``default``.
+
+    "//host/..." and "/\\host" are other servers to a browser, so they
+    are refused like full URLs.
+    """
+    if not target or not target.startswith("/") or target.startswith(("//", "/\\")):
+        return default
+    return target
+
+
 def int_arg(name: str, default: int, *, low: int = 0, high: int = 10**9) -> int:
     """Read an integer query argument, clamped, ignoring junk."""
     raw: Any = request.args.get(name, "")

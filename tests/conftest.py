@@ -8,9 +8,11 @@ root@127.0.0.1:3306), which is created for the test and dropped after it.
 from __future__ import annotations
 
 import os
+import re
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pymysql
 import pytest
@@ -90,8 +92,33 @@ def app(settings: Settings) -> Iterator[Flask]:
     database.close()
 
 
+class CsrfClient(FlaskClient):
+    """A test client that sends the page's CSRF token with every POST form.
+
+    It reads the token from a page once, as a browser would, so the app under
+    test keeps its CSRF protection on.
+    """
+
+    token: str | None = None
+
+    def open(self, *args: Any, **kwargs: Any) -> Any:
+        data = kwargs.get("data")
+        if kwargs.get("method") == "POST" and (data is None or isinstance(data, dict)):
+            kwargs["data"] = {"csrf_token": self.csrf_token(), **(data or {})}
+        return super().open(*args, **kwargs)
+
+    def csrf_token(self) -> str:
+        if self.token is None:
+            page = super().open("/settings/").get_data(as_text=True)
+            match = re.search(r'name="csrf-token" content="([^"]+)"', page)
+            assert match, "no CSRF token on the settings page"
+            self.token = match.group(1)
+        return self.token
+
+
 @pytest.fixture
 def client(app: Flask) -> FlaskClient:
+    app.test_client_class = CsrfClient
     return app.test_client()
 
 

@@ -6,6 +6,8 @@ import re
 from http import HTTPStatus
 
 import pytest
+from conftest import CsrfClient
+from flask import Flask
 from flask.testing import FlaskClient
 
 FETCH = {"X-Requested-With": "fetch", "Accept": "application/json"}
@@ -187,3 +189,40 @@ def test_category_crud_pages(client: FlaskClient) -> None:
     response = client.post("/categories/new", data={"name": "展会客户"})
     assert response.status_code == HTTPStatus.FOUND
     assert "already exists" in client.get("/categories/").get_data(as_text=True)
+
+
+def test_post_without_csrf_token_is_rejected(app: Flask) -> None:
+    plain = FlaskClient(app)
+    response = plain.post("/contacts/new", data={"name": "跨站写入"})
+    assert response.status_code == HTTPStatus.BAD_REQUEST
+    assert "came from another web page" in response.get_data(as_text=True)
+    assert "跨站写入" not in CsrfClient(app).get("/contacts/").get_data(as_text=True)
+
+
+def test_foreign_host_header_is_rejected(client: FlaskClient) -> None:
+    response = client.get("/contacts/", headers={"Host": "attacker.example"})
+    assert response.status_code == HTTPStatus.BAD_REQUEST
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        "//example.com/x",
+        "https://example.com/",
+        "/\\example.com",
+        "javascript:x",
+    ],
+)
+def test_language_switch_rejects_foreign_next(client: FlaskClient, target: str) -> None:
+    response = client.post(
+        "/settings/language", data={"language": "en", "next": target}
+    )
+    assert response.headers["Location"] == "/contacts/"
+
+
+def test_delete_rejects_foreign_next(client: FlaskClient) -> None:
+    contact_id = create(client, name="A")
+    response = client.post(
+        f"/contacts/{contact_id}/delete", data={"next": "https://example.com/"}
+    )
+    assert response.headers["Location"] == "/contacts/"

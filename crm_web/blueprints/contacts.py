@@ -149,7 +149,8 @@ def edit(contact_id: int) -> Any:
     if web.wants_json():
         return _row_json(contact_id)
     flash(_("Contact saved."))
-    return redirect(request.form.get("next") or url_for(".show", contact_id=contact_id))
+    default = url_for(".show", contact_id=contact_id)
+    return redirect(web.safe_next(request.form.get("next"), default))
 
 
 def _save_edit(contact_id: int, row: dict[str, Any]) -> None:
@@ -218,7 +219,7 @@ def _render_form(
 def delete(contact_id: int) -> Response:
     contact_service.set_deleted(web.db(), contact_id, deleted=True)
     flash(_("The contact was moved to the trash. You can restore it from there."))
-    return redirect(request.form.get("next") or url_for(".index"))
+    return redirect(web.safe_next(request.form.get("next"), url_for(".index")))
 
 
 @bp.post("/<int:contact_id>/restore")

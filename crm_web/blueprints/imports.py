@@ -74,9 +74,11 @@ def _plan(token: str, options: dict[str, Any]) -> pipeline.ImportPlan:
 
 @bp.get("/")
 def index() -> str:
-    return render_template(
-        "imports/index.html", history=import_data.find_imports(web.db())
-    )
+    history = import_data.find_imports(web.db())
+    for record in history:
+        suffix = Path(record["rejected_file"] or "").suffix
+        record["rejected_name"] = rejected_download_name(record["filename"], suffix)
+    return render_template("imports/index.html", history=history)
 
 
 @bp.post("/upload")
@@ -199,6 +201,11 @@ def _summary_json(summary: pipeline.ImportSummary) -> dict[str, Any]:
         "rejected": summary.rejected,
         "reasons": summary.rejected_reasons[:50],
         "has_rejected_file": summary.rejected_file is not None,
+        "rejected_name": rejected_download_name(
+            summary.filename, summary.rejected_file.suffix
+        )
+        if summary.rejected_file
+        else "",
     }
 
 
@@ -238,10 +245,16 @@ def rejected(import_uuid: str) -> Response:
     path = web.settings().work_dir / Path(record["rejected_file"]).name
     if not path.exists():
         abort(404)
-    stem = Path(record["filename"]).stem
     return send_file(
-        path, as_attachment=True, download_name=f"{stem}-rejected{path.suffix}"
+        path,
+        as_attachment=True,
+        download_name=rejected_download_name(record["filename"], path.suffix),
     )
+
+
+def rejected_download_name(filename: str, suffix: str) -> str:
+    """Return the rejected rows' file name: the source's, with its own type."""
+    return f"{Path(filename).stem}-rejected{suffix}"
 
 
 @bp.post("/<import_uuid>/undo")

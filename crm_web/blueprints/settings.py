@@ -41,7 +41,4 @@ def language() -> Response:
     chosen = request.form.get("language", "")
     if chosen in LANGUAGES:
         session["language"] = chosen
-    target = request.form.get("next") or url_for("contacts.index")
-    if not target.startswith("/"):
-        target = url_for("contacts.index")
-    return redirect(target)
+    return redirect(web.safe_next(request.form.get("next"), url_for("contacts.index")))

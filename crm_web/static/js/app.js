@@ -3,8 +3,8 @@
 (function () {
   "use strict";
 
-  document.querySelectorAll("select[data-autosubmit]").forEach(function (select) {
-    select.addEventListener("change", function () { select.form.submit(); });
+  document.querySelectorAll("[data-autosubmit]").forEach(function (field) {
+    field.addEventListener("change", function () { field.form.requestSubmit(); });
   });
 
   document.addEventListener("submit", function (event) {

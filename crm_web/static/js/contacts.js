@@ -62,8 +62,6 @@
     }).then(function (result) {
       button.disabled = false;
       if (!result[0]) { showErrors(form, result[1]); return; }
-      var holder = document.createElement("tbody");
-      holder.innerHTML = "";
       var template = document.createElement("template");
       template.innerHTML = result[1].html.trim();
       var fresh = template.content.firstElementChild;

@@ -21,6 +21,7 @@
       var link = document.getElementById("job-rejected");
       if (state.result.has_rejected_file) {
         link.href = link.getAttribute("data-href").replace("UUID", state.result.import_uuid);
+        link.setAttribute("data-download", state.result.rejected_name);
         link.hidden = false;
       }
     }
