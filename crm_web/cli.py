@@ -17,6 +17,7 @@ from crm_web import create_app
 from crm_web.config import ENVIRONMENT, load_settings
 from crm_web.errors import UserError
 from crm_web.logs import configure_logging
+from crm_web.services.search import warm_index
 
 log = logging.getLogger(__name__)
 
@@ -116,7 +117,10 @@ def _app(args: argparse.Namespace) -> Flask:
     configure_logging(
         settings.log_dir, console_level=logging.INFO if is_server else logging.WARNING
     )
-    return create_app(settings)
+    app = create_app(settings)
+    if is_server:
+        warm_index(app.extensions["crm_db"])
+    return app
 
 
 def cmd_run(args: argparse.Namespace) -> int:

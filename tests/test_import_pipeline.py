@@ -282,3 +282,16 @@ def test_template_example_row_imports(db: Database, tmp_path: Path) -> None:
     summary = run_import(db, path)
     assert summary.inserted == 1
     assert summary.rejected == 0
+
+
+@pytest.mark.parametrize("kind", ["txt", "xlsx"])
+def test_progress_reports_estimated_total(db: Database, tmp_path: Path,
+                                          kind: str) -> None:
+    rows = [["姓名", "手机"]] + [[f"人{i}", f"1390000{i:04d}"] for i in range(1200)]
+    if kind == "txt":
+        path = make_text(tmp_path / "many.txt", rows)
+    else:
+        path = make_xlsx(tmp_path / "many.xlsx", rows, title="名单")
+    calls: list[tuple[int, int]] = []
+    run_import(db, path, progress=lambda done, total: calls.append((done, total)))
+    assert calls[-1] == (1000, 1200)

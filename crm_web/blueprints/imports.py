@@ -173,7 +173,7 @@ def _start(token: str, options: dict[str, Any]) -> Response:
             region=region,
             work_dir=settings.work_dir,
             plan=plan,
-            progress=lambda count: setattr(job, "progress", count),
+            progress=lambda count, total: _report(job, count, total),
         )
         return _summary_json(summary)
 
@@ -189,6 +189,10 @@ def _start(token: str, options: dict[str, Any]) -> Response:
         "import", work, wrap=in_context, info={"filename": plan.filename}
     )
     return redirect(url_for(".job", job_id=job.id))
+
+
+def _report(job: jobs.Job, count: int, total: int) -> None:
+    job.progress, job.total = count, total
 
 
 def _summary_json(summary: pipeline.ImportSummary) -> dict[str, Any]:
@@ -217,6 +221,7 @@ def job(job_id: str) -> str | dict[str, Any]:
     state = {
         "state": found.state,
         "progress": found.progress,
+        "total": found.total,
         "result": found.result,
         "error": _job_error(found),
     }

@@ -22,6 +22,7 @@ class Job:
     kind: str
     state: str = "running"  # running | done | failed
     progress: int = 0
+    total: int = 0  # estimated; 0 while unknown
     result: Any = None
     error: str = ""
     info: dict[str, Any] = field(default_factory=dict)

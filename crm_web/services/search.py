@@ -13,6 +13,7 @@ stale, even with several processes sharing one MySQL database.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -25,6 +26,8 @@ from crm_web.data.db import Database
 from crm_web.data.records import get_revision
 from crm_web.services import text
 from crm_web.services.fields import SORT_COLUMNS
+
+log = logging.getLogger(__name__)
 
 NO_CATEGORY = "none"
 
@@ -134,6 +137,11 @@ class ContactIndex:
         self._revision = revision
         self._orders.clear()
 
+    def load(self, db: Database) -> None:
+        """Bring the index up to date now, under its lock."""
+        with self._lock:
+            self.refresh(db)
+
     def forget(self) -> None:
         """Drop everything, so the next query reloads all rows."""
         with self._lock:
@@ -230,6 +238,22 @@ def index_for(db: Database) -> ContactIndex:
         if db.url not in _indexes:
             _indexes[db.url] = ContactIndex()
         return _indexes[db.url]
+
+
+def warm_index(db: Database) -> threading.Thread:
+    """Load the index in the background, so the first page opens at once."""
+
+    def load() -> None:
+        try:
+            index_for(db).load(db)
+        except Exception:
+            log.exception("Loading the search index failed")
+        finally:
+            db.release()
+
+    thread = threading.Thread(target=load, name="r9crm-index", daemon=True)
+    thread.start()
+    return thread
 
 
 def search_contacts(

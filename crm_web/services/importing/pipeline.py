@@ -162,13 +162,28 @@ def _filled(cell: Any) -> bool:
     return cell not in ("", None) and not (isinstance(cell, str) and not cell.strip())
 
 
-def data_rows(plan: ImportPlan) -> Iterator[tuple[int, list[Any]]]:
+def data_rows(
+    plan: ImportPlan, *, on_total: Callable[[int], None] | None = None
+) -> Iterator[tuple[int, list[Any]]]:
     """Yield (line number, cells) for each non-empty row below the header."""
-    for index, cells in enumerate(iter_rows(plan.path, plan.info, sheet=plan.sheet)):
+    if on_total is not None and plan.is_text_source:
+        on_total(_count_lines(plan.path))
+    rows = iter_rows(plan.path, plan.info, sheet=plan.sheet, on_total=on_total)
+    for index, cells in enumerate(rows):
         if index <= plan.header_row:
             continue
         if any(_filled(c) for c in cells):
             yield index + 1, cells
+
+
+def _count_lines(path: Path) -> int:
+    # Counts line ends in bounded chunks: an estimate for the progress bar
+    # (quoted line breaks inside a cell count too).
+    count = 0
+    with path.open("rb") as file:
+        while chunk := file.read(1 << 20):
+            count += chunk.count(b"\n")
+    return count
 
 
 def convert(plan: ImportPlan, line: int, cells: list[Any]) -> ConvertedRow:
@@ -267,7 +282,8 @@ class Matcher:
         self._register(uuid, phones, email, values["name"], values["company"])
 
 
-ProgressCallback = Callable[[int], None]
+# Called with (rows done, estimated total or 0 while unknown).
+ProgressCallback = Callable[[int, int], None]
 
 
 def import_file(
@@ -346,14 +362,20 @@ class _ImportRun:
         self.import_uuid = new_record(self.owner)["uuid"]
         self.revision = next_revision(db, "contacts")
         self.matcher = Matcher(contact_data.find_match_keys(db), region=self.region)
-        for count, (line, cells) in enumerate(data_rows(self.plan), start=1):
+        self.total = 0
+        rows = data_rows(self.plan, on_total=self._set_total)
+        for count, (line, cells) in enumerate(rows, start=1):
             self._handle(convert(self.plan, line, cells))
             if self.progress and count % PROGRESS_EVERY == 0:
-                self.progress(count)
+                self.progress(count, self.total)
         self._flush()
         self._record()
         if self.dry_run:
             raise _DryRunFinished
+
+    def _set_total(self, total: int) -> None:
+        # The header row and anything above it are not data rows.
+        self.total = max(0, total - self.plan.header_row - 1)
 
     def _handle(self, row: ConvertedRow) -> None:
         if row.problems or row.contact is None:

@@ -15,7 +15,7 @@ import posixpath
 import re
 import zipfile
 from collections import Counter
-from collections.abc import Generator, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from html.parser import HTMLParser
 from itertools import islice
 from pathlib import Path
@@ -50,9 +50,21 @@ _XML2003_NAMED_FORMATS = {
 
 
 def iter_rows(
-    path: Path, info: SourceInfo, *, sheet: str | None = None
+    path: Path,
+    info: SourceInfo,
+    *,
+    sheet: str | None = None,
+    on_total: Callable[[int], None] | None = None,
 ) -> Generator[list[Cell], None, None]:
-    """Stream the rows of one sheet, leaving out blank rows at the end."""
+    """Stream the rows of one sheet, leaving out blank rows at the end.
+
+    ``on_total`` receives the sheet's row count once the workbook reader
+    knows it (for a progress bar); other formats do not call it.
+    """
+    if info.kind in ("xlsx", "xls"):
+        rows = _iter_workbook(path, info, _sheet_name(info, sheet), on_total)
+        yield from _without_trailing_blank_rows(rows)
+        return
     readers = {
         "xlsx": _iter_workbook,
         "xls": _iter_workbook,
@@ -98,11 +110,17 @@ def _without_trailing_blank_rows(rows: Iterable[list[Cell]]) -> Iterator[list[Ce
 
 
 def _iter_workbook(
-    path: Path, info: SourceInfo, sheet: str | None
+    path: Path,
+    info: SourceInfo,
+    sheet: str | None,
+    on_total: Callable[[int], None] | None = None,
 ) -> Iterator[list[Cell]]:
     try:
         with CalamineWorkbook.from_path(str(path)) as book:
-            yield from _sheet_rows(path, info, _workbook_sheet(book, sheet))
+            data = _workbook_sheet(book, sheet)
+            if on_total is not None:
+                on_total(int(data.height))
+            yield from _sheet_rows(path, info, data)
     except CalamineError as error:
         raise CorruptFileError(path.name, "Excel") from error
 

@@ -9,6 +9,7 @@
     box.querySelector(".done").hidden = state.state !== "done";
     box.querySelector(".failed").hidden = state.state !== "failed";
     document.getElementById("job-rows").textContent = state.progress;
+    showPercent(state);
     if (state.state === "done" && state.result) {
       document.getElementById("job-message").textContent = state.result.message;
       var list = document.getElementById("job-reasons");
@@ -28,6 +29,19 @@
     if (state.state === "failed") {
       document.getElementById("job-error").textContent = state.error;
     }
+  }
+
+  // The total is an estimate (blank rows, line breaks in cells), so the bar
+  // stops at 99 % until the import reports that it is done.
+  function showPercent(state) {
+    var bar = document.getElementById("job-bar");
+    var inner = bar.firstElementChild;
+    if (!state.total) { return; }
+    var percent = Math.min(99, Math.floor(100 * state.progress / state.total));
+    inner.className = "";
+    inner.style.width = percent + "%";
+    bar.setAttribute("aria-valuenow", String(percent));
+    document.getElementById("job-percent").textContent = "(" + percent + " %)";
   }
 
   function poll() {
