@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, or_, select, union_all, update
+from sqlalchemy import ColumnElement, func, or_, select, true, union_all, update
 
 from crm_web.data.db import Database
 from crm_web.data.records import as_dicts, check_columns
@@ -181,11 +181,13 @@ def count_by_category(db: Database) -> dict[str | None, int]:
     Every row is counted from the category index alone, and the deleted rows,
     found through the index that starts with ``deleted``, are subtracted.
     Filtering on ``deleted`` in one GROUP BY reads every row of the table
-    instead: 200 ms against 6 ms at 100,000 contacts on SQLite.
+    instead: at 100,000 contacts 200 ms against 6 ms on SQLite and 150 ms
+    against 10 ms on MariaDB 10.11. MariaDB uses that index for
+    ``deleted = true`` but not for ``deleted IS true``.
     """
     category = contacts.c.category_uuid
     every = select(category.label("category"), func.count().label("rows"))
-    deleted = select(category, -func.count()).where(contacts.c.deleted.is_(True))
+    deleted = select(category, -func.count()).where(contacts.c.deleted == true())
     both = union_all(every.group_by(category), deleted.group_by(category)).subquery()
     total = func.sum(both.c.rows)
     statement = select(both.c.category, total).group_by(both.c.category)
