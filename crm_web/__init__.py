@@ -73,15 +73,29 @@ def create_app(
 
 def _register_blueprints(app: Flask) -> None:
     from crm_web.blueprints import (
+        appointments,
         areas,
         categories,
         contacts,
         exports,
         imports,
+        log,
+        sales,
         settings,
     )
 
-    for module in (areas, categories, contacts, exports, imports, settings):
+    modules = (
+        appointments,
+        areas,
+        categories,
+        contacts,
+        exports,
+        imports,
+        log,
+        sales,
+        settings,
+    )
+    for module in modules:
         app.register_blueprint(module.bp)
 
     @app.get("/")

@@ -21,9 +21,9 @@ from crm_web.services.preferences import load_preferences
 # "coming soon" page instead of a 404.
 AREAS = (
     ("contacts.index", _l("Contacts"), "contacts"),
-    ("areas.log", _l("Communication log"), "log"),
-    ("areas.sales", _l("Sales & service"), "sales"),
-    ("areas.appointments", _l("Appointments"), "calendar"),
+    ("log.index", _l("Communication log"), "log"),
+    ("sales.index", _l("Sales & service"), "sales"),
+    ("appointments.index", _l("Appointments"), "calendar"),
     ("areas.vault", _l("Account vault"), "vault"),
     ("areas.files", _l("Files"), "files"),
     ("imports.index", _l("Import"), "import"),

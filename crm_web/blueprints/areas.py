@@ -8,18 +8,6 @@ from flask_babel import lazy_gettext as _l
 bp = Blueprint("areas", __name__)
 
 COMING = {
-    "log": (
-        _l("Communication log"),
-        _l("Record every call, message and visit with a customer."),
-    ),
-    "sales": (
-        _l("Sales & service"),
-        _l("Record sales and service jobs with summaries."),
-    ),
-    "appointments": (
-        _l("Appointments"),
-        _l("Schedule appointments with today and week views."),
-    ),
     "vault": (
         _l("Account vault"),
         _l("Keep account passwords under a second password."),
@@ -31,21 +19,6 @@ COMING = {
 def _coming(area: str) -> str:
     title, summary = COMING[area]
     return render_template("coming_soon.html", title=title, summary=summary)
-
-
-@bp.get("/log/")
-def log() -> str:
-    return _coming("log")
-
-
-@bp.get("/sales/")
-def sales() -> str:
-    return _coming("sales")
-
-
-@bp.get("/appointments/")
-def appointments() -> str:
-    return _coming("appointments")
 
 
 @bp.get("/vault/")

@@ -9,7 +9,7 @@ from werkzeug.wrappers import Response
 from crm_web import web
 from crm_web.errors import UserError
 from crm_web.i18n import LANGUAGES
-from crm_web.services.preferences import SETTINGS, save_preferences
+from crm_web.services.preferences import CHOICE_LABELS, SETTINGS, save_preferences
 
 bp = Blueprint("settings", __name__, url_prefix="/settings")
 
@@ -23,7 +23,10 @@ def index() -> str | Response:
         except UserError as error:
             flash(error.message, "error")
             return render_template(
-                "settings/index.html", settings=SETTINGS, values=values
+                "settings/index.html",
+                settings=SETTINGS,
+                values=values,
+                choice_labels=CHOICE_LABELS,
             )
         session.pop("language", None)
         flash(_("Settings saved."))
@@ -32,6 +35,7 @@ def index() -> str | Response:
         "settings/index.html",
         settings=SETTINGS,
         values=web.preferences(),
+        choice_labels=CHOICE_LABELS,
         data=web.settings(),
     )
 

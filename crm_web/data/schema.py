@@ -184,6 +184,97 @@ import_changes = Table(
 Index("ix_import_changes_import", import_changes.c.import_uuid)
 
 
+# --- daily work: communication log, sales and service, appointments -------
+
+comm_logs = Table(
+    "comm_logs",
+    metadata,
+    *record_columns(),
+    Column("contact_uuid", String(36), nullable=False),
+    # When the exchange happened, in UTC.
+    Column("occurred_at", DateTime, nullable=False),
+    # phone | wechat | qq | whatsapp | email | visit | meeting | exhibition | other
+    Column("channel", String(20), nullable=False),
+    Column("title", String(200), nullable=False, default=""),
+    Column("content", Text, nullable=False, default=""),
+    # A local calendar date: the day to follow up, with no time of day.
+    Column("follow_up_on", Date, nullable=True),
+    Column("appointment_uuid", String(36), nullable=True),
+    **MYSQL_TABLE,
+)
+Index("ix_comm_logs_occurred", comm_logs.c.deleted, comm_logs.c.occurred_at)
+Index("ix_comm_logs_contact", comm_logs.c.contact_uuid, comm_logs.c.occurred_at)
+Index("ix_comm_logs_follow_up", comm_logs.c.follow_up_on)
+
+sales = Table(
+    "sales",
+    metadata,
+    *record_columns(),
+    Column("contact_uuid", String(36), nullable=True),
+    # A local calendar date.
+    Column("sold_on", Date, nullable=False),
+    Column("item", String(200), nullable=False, default=""),
+    Column("service_type", String(100), nullable=False, default=""),
+    # Thousandths of a unit, so 2.5 kg is 2500: no float ever holds a quantity.
+    Column("quantity_milli", BigInteger, nullable=False, default=0),
+    # Money in the currency's minor units (cents, fen; yen have none).
+    Column("unit_price_minor", BigInteger, nullable=False, default=0),
+    Column("amount_minor", BigInteger, nullable=False, default=0),
+    Column("currency", String(3), nullable=False, default="CNY"),
+    # quoted | ordered | paid | shipped | after_sales | closed
+    Column("status", String(20), nullable=False),
+    Column("notes", Text, nullable=False, default=""),
+    # Four fields whose labels the user sets in the settings.
+    Column("custom1", String(200), nullable=False, default=""),
+    Column("custom2", String(200), nullable=False, default=""),
+    Column("custom3", String(200), nullable=False, default=""),
+    Column("custom4", String(200), nullable=False, default=""),
+    **MYSQL_TABLE,
+)
+Index("ix_sales_sold_on", sales.c.deleted, sales.c.sold_on)
+Index("ix_sales_contact", sales.c.contact_uuid)
+Index("ix_sales_item", sales.c.item)
+Index("ix_sales_service_type", sales.c.service_type)
+Index("ix_sales_status", sales.c.status)
+
+# Values offered in the sales form's lists: kind is "item" or "service_type".
+pick_lists = Table(
+    "pick_lists",
+    metadata,
+    *record_columns(),
+    Column("kind", String(20), nullable=False),
+    Column("value", String(200), nullable=False),
+    Column("sort_order", Integer, nullable=False, default=0),
+    **MYSQL_TABLE,
+)
+Index("ix_pick_lists_kind", pick_lists.c.kind, pick_lists.c.value)
+
+appointments = Table(
+    "appointments",
+    metadata,
+    *record_columns(),
+    Column("contact_uuid", String(36), nullable=True),
+    Column("title", String(200), nullable=False),
+    # Start and end in UTC; time_zone is the IANA zone the user entered them
+    # in, which a repeating appointment's later occurrences keep.
+    Column("starts_at", DateTime, nullable=False),
+    Column("ends_at", DateTime, nullable=False),
+    Column("time_zone", String(64), nullable=False),
+    Column("location", String(200), nullable=False, default=""),
+    Column("notes", Text, nullable=False, default=""),
+    # planned | done | cancelled
+    Column("status", String(20), nullable=False),
+    Column("reminder_minutes", Integer, nullable=True),
+    # none | daily | weekly | monthly; repeat_until is a local date, inclusive.
+    Column("repeat", String(10), nullable=False, default="none"),
+    Column("repeat_until", Date, nullable=True),
+    **MYSQL_TABLE,
+)
+Index("ix_appointments_starts", appointments.c.deleted, appointments.c.starts_at)
+Index("ix_appointments_status", appointments.c.status, appointments.c.repeat)
+Index("ix_appointments_contact", appointments.c.contact_uuid)
+
+
 def _create_initial_tables(conn: Connection) -> None:
     metadata.create_all(
         conn,
@@ -207,9 +298,14 @@ def _create_initial_tables(conn: Connection) -> None:
     )
 
 
+def _create_daily_work_tables(conn: Connection) -> None:
+    metadata.create_all(conn, tables=[comm_logs, sales, pick_lists, appointments])
+
+
 # Numbered upgrades, applied in order, each once. Append; never renumber.
 UPGRADES: list[tuple[int, Callable[[Connection], None]]] = [
     (1, _create_initial_tables),
+    (2, _create_daily_work_tables),
 ]
 
 LATEST_VERSION = UPGRADES[-1][0]

@@ -14,6 +14,7 @@ from crm_web.data import preferences as preference_data
 from crm_web.data.db import Database
 from crm_web.errors import InvalidValueError
 from crm_web.i18n import LANGUAGES
+from crm_web.services import clock
 
 
 @dataclass(frozen=True)
@@ -41,8 +42,34 @@ SETTINGS = (
     ),
     Setting("page_size", "50", _l("Contacts shown per page (10 to 500).")),
     Setting("owner_name", "Admin", _l("Name recorded as the owner of new records.")),
+    Setting(
+        "time_zone",
+        "",
+        _l(
+            "Time zone for dates and appointments (such as Asia/Shanghai); "
+            "empty uses the computer's."
+        ),
+    ),
+    Setting(
+        "week_start",
+        "monday",
+        _l("First day of the week in appointment views."),
+        ("monday", "sunday"),
+    ),
+    Setting(
+        "default_currency",
+        "CNY",
+        _l("Currency of new sales records (three-letter code, such as CNY, USD, EUR)."),
+    ),
+    Setting("sales_custom1", "", _l("Label of sales custom field 1 (empty hides it).")),
+    Setting("sales_custom2", "", _l("Label of sales custom field 2 (empty hides it).")),
+    Setting("sales_custom3", "", _l("Label of sales custom field 3 (empty hides it).")),
+    Setting("sales_custom4", "", _l("Label of sales custom field 4 (empty hides it).")),
 )
 SETTINGS_BY_NAME = {s.name: s for s in SETTINGS}
+
+# Labels of the choices that are not languages.
+CHOICE_LABELS = {"monday": _l("Monday"), "sunday": _l("Sunday")}
 
 
 def load_preferences(db: Database) -> dict[str, str]:
@@ -75,6 +102,25 @@ def _validate(name: str, value: str) -> str:
                 str(_l("Phone region")),
                 value,
                 str(_l("use a two-letter region code such as CN or US.")),
+            )
+    if name == "time_zone" and value and not clock.is_zone(value):
+        raise InvalidValueError(
+            str(_l("Time zone")),
+            value,
+            str(
+                _l(
+                    "use a zone name such as Asia/Shanghai or Europe/Berlin, or "
+                    "leave it empty."
+                )
+            ),
+        )
+    if name == "default_currency":
+        value = value.upper()
+        if value not in clock.CURRENCIES:
+            raise InvalidValueError(
+                str(_l("Currency")),
+                value,
+                str(_l("use a three-letter currency code such as CNY or USD.")),
             )
     if name == "page_size" and not (value.isdigit() and 10 <= int(value) <= 500):
         raise InvalidValueError(

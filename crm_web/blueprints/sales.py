@@ -1,0 +1,13 @@
+"""Sales & service pages."""
+
+from __future__ import annotations
+
+from flask import Blueprint, render_template
+from flask_babel import gettext as _
+
+bp = Blueprint("sales", __name__, url_prefix="/sales")
+
+
+@bp.get("/")
+def index() -> str:
+    return render_template("coming_soon.html", title=_("Sales & service"), summary="")
