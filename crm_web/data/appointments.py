@@ -1,0 +1,152 @@
+"""Queries on the appointments table."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select, update
+
+from crm_web.data.db import Database
+from crm_web.data.records import as_dicts, check_columns
+from crm_web.data.schema import appointments, utcnow
+
+REPEATS = ("daily", "weekly", "monthly")
+LIVE_STATUSES = ("planned", "done")
+
+# A boolean compared with "=" lets MariaDB use an index that starts with
+# ``deleted``; "IS false" does not.
+_LIVE = appointments.c.deleted == False  # noqa: E712
+
+
+def insert_appointment(db: Database, row: dict[str, Any]) -> None:
+    check_columns(appointments, row)
+    db.execute(appointments.insert().values(**row))
+
+
+def get_appointment(db: Database, uuid: str) -> dict[str, Any] | None:
+    statement = select(appointments).where(appointments.c.uuid == uuid, _LIVE)
+    row = db.execute(statement).first()
+    return dict(row._mapping) if row else None
+
+
+def update_appointment(
+    db: Database,
+    uuid: str,
+    values: dict[str, Any],
+    *,
+    expected_version: int | None = None,
+) -> bool:
+    """Update an appointment; return False if its version no longer matches."""
+    check_columns(appointments, values)
+    statement = update(appointments).where(appointments.c.uuid == uuid)
+    if expected_version is not None:
+        statement = statement.where(appointments.c.version == expected_version)
+    values = {**values, "updated_at": utcnow(), "version": appointments.c.version + 1}
+    result = db.execute(statement.values(**values))
+    return bool(result.rowcount)
+
+
+def find_single_between(
+    db: Database, start: datetime, end: datetime, *, statuses: Sequence[str]
+) -> list[dict[str, Any]]:
+    """Return non-repeating appointments starting in [start, end), by start.
+
+    The range is on the (deleted, starts_at) index; status and repeat are
+    checked on the rows it finds.
+    """
+    statement = (
+        select(appointments)
+        .where(
+            _LIVE,
+            appointments.c.starts_at >= start,
+            appointments.c.starts_at < end,
+            appointments.c.repeat == "none",
+            appointments.c.status.in_(statuses),
+        )
+        .order_by(appointments.c.starts_at, appointments.c.id)
+    )
+    return as_dicts(db.execute(statement))
+
+
+def find_series(
+    db: Database, *, statuses: Sequence[str], starting_before: datetime | None = None
+) -> list[dict[str, Any]]:
+    """Return repeating appointments, through the (status, repeat) index."""
+    statement = select(appointments).where(
+        appointments.c.status.in_(statuses),
+        appointments.c.repeat.in_(REPEATS),
+        _LIVE,
+    )
+    if starting_before is not None:
+        statement = statement.where(appointments.c.starts_at < starting_before)
+    return as_dicts(db.execute(statement.order_by(appointments.c.id)))
+
+
+def find_single(
+    db: Database, *, statuses: Sequence[str], limit: int, offset: int
+) -> list[dict[str, Any]]:
+    """Return a page of non-repeating appointments, latest start first."""
+    statement = (
+        select(appointments)
+        .where(
+            _LIVE,
+            appointments.c.repeat == "none",
+            appointments.c.status.in_(statuses),
+        )
+        .order_by(appointments.c.starts_at.desc(), appointments.c.id.desc())
+        .limit(limit)
+        .offset(offset)
+    )
+    return as_dicts(db.execute(statement))
+
+
+def count_single(db: Database, *, statuses: Sequence[str]) -> int:
+    statement = select(func.count()).where(
+        _LIVE,
+        appointments.c.repeat == "none",
+        appointments.c.status.in_(statuses),
+    )
+    return int(db.execute(statement).scalar_one())
+
+
+def find_all(db: Database) -> list[dict[str, Any]]:
+    """Return every appointment not deleted, by start (for the .ics export)."""
+    statement = (
+        select(appointments)
+        .where(_LIVE)
+        .order_by(appointments.c.starts_at, appointments.c.id)
+    )
+    return as_dicts(db.execute(statement))
+
+
+def find_for_contact(db: Database, contact_uuid: str) -> list[dict[str, Any]]:
+    """Return a contact's appointments, latest start first."""
+    statement = (
+        select(appointments)
+        .where(appointments.c.contact_uuid == contact_uuid, _LIVE)
+        .order_by(appointments.c.starts_at.desc(), appointments.c.id.desc())
+    )
+    return as_dicts(db.execute(statement))
+
+
+def relink_contact(
+    db: Database, from_uuid: str, to_uuid: str, *, revision: int | None = None
+) -> int:
+    """Move every appointment of one contact to another; return the count.
+
+    Appointments carry no revision column, so ``revision`` is accepted for
+    symmetry with the other tables' relink calls and not stored.
+    """
+    del revision
+    result = db.execute(
+        update(appointments)
+        .where(appointments.c.contact_uuid == from_uuid)
+        .values(
+            contact_uuid=to_uuid,
+            updated_at=utcnow(),
+            version=appointments.c.version + 1,
+        )
+    )
+    return int(result.rowcount)
