@@ -295,3 +295,38 @@ def test_progress_reports_estimated_total(db: Database, tmp_path: Path,
     calls: list[tuple[int, int]] = []
     run_import(db, path, progress=lambda done, total: calls.append((done, total)))
     assert calls[-1] == (1000, 1200)
+
+
+def test_undo_trashes_contacts_edited_since(db: Database, tmp_path: Path) -> None:
+    path = make_text(tmp_path / "x.txt", [["姓名", "手机"], ["甲", "13588880001"],
+                                          ["乙", "13588880002"]])
+    summary = run_import(db, path)
+    edited = contact_service.find_duplicates(
+        db, contact_service.parse_form({"name": "x", "mobile": "13588880001"}),
+        region="CN")[0]
+    form = contact_service.parse_form({"name": "甲", "mobile": "13588880001",
+                                       "notes": "下周下单"})
+    contact_service.update_contact(db, edited["id"], form, version=1, region="CN")
+    result = pipeline.undo_import(db, summary.import_uuid, region="CN")
+    assert (result.removed, result.trashed) == (1, 1)
+    assert list(records(db)) == []
+    trashed = contact_data.find_deleted(db, limit=10, offset=0)
+    assert [t["notes"] for t in trashed] == ["下周下单"]
+
+
+def test_undo_keeps_fields_edited_since(db: Database, tmp_path: Path) -> None:
+    contact_id = add(db, name="孙悟空", mobile="13312345678")
+    path = make_text(tmp_path / "x.txt", [["姓名", "手机", "QQ", "城市"],
+                                          ["孙悟空", "13312345678", "99999", "花果山"]])
+    summary = run_import(db, path)
+    row = contact_data.get_contact(db, contact_id)
+    assert row is not None
+    values = {**{k: row[k] for k in ("name", "mobile", "city")}, "qq": "88888888"}
+    contact_service.update_contact(db, contact_id, contact_service.parse_form(values),
+                                   version=row["version"], region="CN")
+    result = pipeline.undo_import(db, summary.import_uuid, region="CN")
+    after = contact_data.get_contact(db, contact_id)
+    assert after is not None
+    assert after["qq"] == "88888888"
+    assert after["city"] == ""
+    assert result.kept_fields == 1

@@ -264,8 +264,8 @@ def rejected_download_name(filename: str, suffix: str) -> str:
 
 @bp.post("/<import_uuid>/undo")
 def undo(import_uuid: str) -> Response:
-    pipeline.undo_import(web.db(), import_uuid, region=web.region())
-    flash(_("The import was undone: the contacts are as they were before it."))
+    summary = pipeline.undo_import(web.db(), import_uuid, region=web.region())
+    flash(summary.describe())
     return redirect(url_for(".index"))
 
 

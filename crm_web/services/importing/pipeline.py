@@ -434,7 +434,10 @@ class _ImportRun:
         if not changed:
             self.summary.skipped += 1
             return
-        before = {k: _jsonable(current[k]) for k in changed}
+        record = {
+            "before": {k: _jsonable(current[k]) for k in changed},
+            "after": {k: _jsonable(v) for k, v in changed.items()},
+        }
         merged = _merged_input(current, changed)
         values = {
             **changed,
@@ -442,17 +445,19 @@ class _ImportRun:
         }
         values.update(updated_at=utcnow(), revision=self.revision)
         contact_data.update_contacts_by_uuid(self.db, [(uuid, values)])
-        self.changes.append(self._change(uuid, "updated", before))
+        self.changes.append(self._change(uuid, "updated", record))
         self.summary.updated += 1
 
     def _change(
-        self, uuid: str, action: str, before: dict[str, Any] | None
+        self, uuid: str, action: str, record: dict[str, Any] | None
     ) -> dict[str, Any]:
+        # The revision tells undo whether the card was changed after the import.
+        details = {"revision": self.revision, **(record or {})}
         return {
             "import_uuid": self.import_uuid,
             "contact_uuid": uuid,
             "action": action,
-            "before": json.dumps(before, ensure_ascii=False) if before else None,
+            "before": json.dumps(details, ensure_ascii=False),
         }
 
     def _flush(self) -> None:
@@ -552,8 +557,34 @@ def _write_rejected(
     return target
 
 
-def undo_import(db: Database, import_uuid: str, *, region: str) -> None:
-    """Restore every contact an import touched to its state before it."""
+@dataclass
+class UndoSummary:
+    removed: int = 0  # added by the import and untouched since: deleted
+    trashed: int = 0  # added by the import and edited since: moved to the trash
+    restored: int = 0  # updated by the import: old values put back
+    kept_fields: int = 0  # fields edited since the import: left as they are
+
+    def describe(self) -> str:
+        return _(
+            "The import was undone: %(removed)s added contacts were removed and "
+            "%(restored)s updated contacts got their old values back. "
+            "%(trashed)s added contacts that were edited after the import were "
+            "moved to the trash instead, and %(kept)s fields edited after the "
+            "import were kept.",
+            removed=self.removed,
+            restored=self.restored,
+            trashed=self.trashed,
+            kept=self.kept_fields,
+        )
+
+
+def undo_import(db: Database, import_uuid: str, *, region: str) -> UndoSummary:
+    """Undo an import without losing anything the user did after it.
+
+    Contacts the import added are deleted, unless they were edited since:
+    those go to the trash. Fields the import changed get their old value
+    back only where they still hold the imported value.
+    """
     record = import_data.get_import(db, import_uuid)
     if record is None:
         raise UserError(_("Import %(id)s was not found.", id=import_uuid))
@@ -562,33 +593,88 @@ def undo_import(db: Database, import_uuid: str, *, region: str) -> None:
             _("The import of %(file)s was already undone.", file=record["filename"])
         )
 
-    def work(db: Database) -> None:
+    def work(db: Database) -> UndoSummary:
+        summary = UndoSummary()
         revision = next_revision(db, "contacts")
         changes = import_data.find_changes(db, import_uuid)
-        inserted = [c["contact_uuid"] for c in changes if c["action"] == "inserted"]
         for change in reversed(changes):
             if change["action"] == "updated":
-                _restore(db, change, revision=revision, region=region)
-        contact_data.delete_contacts_by_uuid(db, inserted)
+                _restore(db, change, summary, revision=revision, region=region)
+        inserted = [c for c in changes if c["action"] == "inserted"]
+        _remove_inserted(db, inserted, summary, revision=revision)
         next_revision(db, "contacts_purged")
         import_data.update_import(
             db, import_uuid, {"status": "undone", "updated_at": utcnow()}
         )
+        return summary
 
-    db.write(work)
-    log.info("Import %s undone", import_uuid)
+    summary = db.write(work)
+    log.info("Import %s undone: %s", import_uuid, summary)
+    return summary
+
+
+def _details(change: dict[str, Any]) -> dict[str, Any]:
+    details: dict[str, Any] = json.loads(change["before"] or "{}")
+    return details
+
+
+def _remove_inserted(
+    db: Database, changes: list[dict[str, Any]], summary: UndoSummary, *, revision: int
+) -> None:
+    untouched, edited = [], []
+    for change in changes:
+        current = contact_data.get_contact_by_uuid(db, change["contact_uuid"])
+        if current is None:
+            continue
+        if current["revision"] == _details(change).get("revision"):
+            untouched.append(change["contact_uuid"])
+        elif not current["deleted"]:
+            edited.append(change["contact_uuid"])
+    contact_data.delete_contacts_by_uuid(db, untouched)
+    now = utcnow()
+    contact_data.update_contacts_by_uuid(
+        db,
+        [
+            (
+                uuid,
+                {
+                    "deleted": True,
+                    "deleted_at": now,
+                    "updated_at": now,
+                    "revision": revision,
+                },
+            )
+            for uuid in edited
+        ],
+    )
+    summary.removed += len(untouched)
+    summary.trashed += len(edited)
 
 
 def _restore(
-    db: Database, change: dict[str, Any], *, revision: int, region: str
+    db: Database,
+    change: dict[str, Any],
+    summary: UndoSummary,
+    *,
+    revision: int,
+    region: str,
 ) -> None:
-    before = json.loads(change["before"] or "{}")
-    if "birthday" in before and before["birthday"]:
-        before["birthday"] = datetime.date.fromisoformat(before["birthday"])
+    details = _details(change)
     current = contact_data.get_contact_by_uuid(db, change["contact_uuid"])
     if current is None:
         return
+    before: dict[str, Any] = {}
+    for name, old in details.get("before", {}).items():
+        if _jsonable(current[name]) == details["after"].get(name):
+            before[name] = old
+        else:
+            summary.kept_fields += 1
+    if not before:
+        return
+    if before.get("birthday"):
+        before["birthday"] = datetime.date.fromisoformat(before["birthday"])
     merged = _merged_input(current, before)
     values = {**before, **derived_columns(merged.values, merged.extra, region=region)}
     values.update(updated_at=utcnow(), revision=revision)
     contact_data.update_contacts_by_uuid(db, [(change["contact_uuid"], values)])
+    summary.restored += 1
