@@ -1,13 +1,246 @@
-"""Appointments pages."""
+"""Appointment pages: quick views, form, status changes, calendar, .ics."""
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template
+import io
+from datetime import date, timedelta
+from http import HTTPStatus
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from babel.dates import format_skeleton
+from flask import (
+    Blueprint,
+    flash,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    url_for,
+)
+from flask_babel import format_date, get_locale
 from flask_babel import gettext as _
+from werkzeug.wrappers import Response
+
+from crm_web import web
+from crm_web.services import appointments as service
+from crm_web.services import calendar_ics, clock
+from crm_web.services.appointments import AppointmentInvalidError
 
 bp = Blueprint("appointments", __name__, url_prefix="/appointments")
+
+DEFAULT_VIEW = "this_week"
+ICS_TYPE = "text/calendar; charset=utf-8"
+
+
+def _zone() -> ZoneInfo:
+    return clock.user_zone(web.preferences()["time_zone"])
+
+
+def _week_start() -> str:
+    return web.preferences()["week_start"]
+
+
+@bp.context_processor
+def _helpers() -> dict[str, Any]:
+    return {
+        "status_labels": service.STATUS_LABELS,
+        "repeat_labels": service.REPEAT_LABELS,
+        "weekday": lambda day: format_date(day, "EEE"),
+        "month_title": lambda day: format_skeleton("yMMMM", day, locale=get_locale()),
+    }
 
 
 @bp.get("/")
 def index() -> str:
-    return render_template("coming_soon.html", title=_("Appointments"), summary="")
+    view = request.args.get("view", DEFAULT_VIEW)
+    if view not in service.QUICK_VIEWS:
+        view = DEFAULT_VIEW
+    zone = _zone()
+    today = clock.today(zone)
+    page = web.int_arg("page", 1, low=1)
+    found = service.quick_view(
+        web.db(), view, today=today, zone=zone, week_start=_week_start(), page=page
+    )
+    dated = view not in ("all", "cancelled")
+    days = (
+        service.view_days(view, today=today, week_start=_week_start())
+        if dated
+        else None
+    )
+    return render_template(
+        "appointments/index.html",
+        view=view,
+        views=service.QUICK_VIEW_LABELS,
+        occurrences=found,
+        contacts=service.contact_names(web.db(), found),
+        days=(days[0], days[1] - timedelta(days=1)) if days else None,
+        page=page,
+        pages=1 if dated else service.count_pages(web.db(), view),
+        today=today,
+    )
+
+
+@bp.route("/new", methods=["GET", "POST"])
+def new() -> Any:
+    if request.method == "GET":
+        return _render_form(None, _new_values())
+    try:
+        values = service.parse_form(web.db(), request.form)
+        uuid = service.create_appointment(
+            web.db(), values, owner=web.owner(), zone=_zone()
+        )
+    except AppointmentInvalidError as error:
+        return _render_form(None, request.form, error=error)
+    flash(_("Appointment saved."))
+    return redirect(_after_save(uuid))
+
+
+def _new_values() -> dict[str, Any]:
+    """Return the blank form: the next full hour, one hour long."""
+    now = clock.to_local(clock.now_utc(), _zone()).replace(tzinfo=None)
+    starts = now.replace(minute=0, second=0) + timedelta(hours=1)
+    contact_uuid = request.args.get("contact", "")
+    return {
+        "starts_at_local": starts.strftime("%Y-%m-%dT%H:%M"),
+        "ends_at_local": (starts + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M"),
+        "repeat": "none",
+        "contact_uuid": contact_uuid,
+        "contact": service.contact_name(web.db(), contact_uuid),
+    }
+
+
+@bp.route("/<uuid>/edit", methods=["GET", "POST"])
+def edit(uuid: str) -> Any:
+    row = service.require_appointment(web.db(), uuid)
+    if request.method == "GET":
+        values = service.form_values(row)
+        values["contact"] = service.contact_name(web.db(), row["contact_uuid"])
+        return _render_form(row, values)
+    try:
+        values = service.parse_form(web.db(), request.form)
+        version = request.form.get("version", type=int) or row["version"]
+        service.update_appointment(
+            web.db(), uuid, values, version=version, zone=service.series_zone(row)
+        )
+    except AppointmentInvalidError as error:
+        return _render_form(row, request.form, error=error)
+    flash(_("Appointment saved."))
+    return redirect(_after_save(uuid))
+
+
+def _after_save(uuid: str) -> str:
+    default = url_for(".index", view=DEFAULT_VIEW)
+    return web.safe_next(request.form.get("next"), default)
+
+
+def _render_form(
+    row: dict[str, Any] | None,
+    values: Any,
+    error: AppointmentInvalidError | None = None,
+) -> tuple[str, int] | str:
+    html = render_template(
+        "appointments/form.html",
+        appointment=row,
+        values=values,
+        errors=error.errors if error else {},
+        message=error.message if error else "",
+        reminder_choices=service.REMINDER_CHOICES,
+        zone=service.series_zone(row) if row else _zone(),
+    )
+    return (html, HTTPStatus.UNPROCESSABLE_ENTITY) if error else html
+
+
+@bp.post("/<uuid>/cancel")
+def cancel(uuid: str) -> Response:
+    service.set_status(web.db(), uuid, "cancelled")
+    flash(
+        _("The appointment was cancelled. You can restore it from the cancelled list.")
+    )
+    return _back()
+
+
+@bp.post("/<uuid>/restore")
+def restore(uuid: str) -> Response:
+    service.set_status(web.db(), uuid, "planned")
+    flash(_("The appointment is planned again."))
+    return _back()
+
+
+@bp.post("/<uuid>/done")
+def done(uuid: str) -> Response:
+    service.set_status(web.db(), uuid, "done")
+    flash(_("The appointment was marked done."))
+    return _back()
+
+
+def _back() -> Response:
+    return redirect(web.safe_next(request.form.get("next"), url_for(".index")))
+
+
+@bp.get("/calendar")
+def month() -> str:
+    zone = _zone()
+    today = clock.today(zone)
+    first = _month_arg(request.args.get("month"), today)
+    weeks = service.month_calendar(
+        web.db(), first.year, first.month, zone=zone, week_start=_week_start()
+    )
+    return render_template(
+        "appointments/calendar.html",
+        first=first,
+        weeks=weeks,
+        today=today,
+        previous=(first - timedelta(days=1)).strftime("%Y-%m"),
+        following=(first + timedelta(days=31)).strftime("%Y-%m"),
+        contacts=service.contact_names(
+            web.db(), [o for week in weeks for _, day in week for o in day]
+        ),
+    )
+
+
+def _month_arg(raw: str | None, today: date) -> date:
+    try:
+        return date.fromisoformat(f"{raw}-01") if raw else today.replace(day=1)
+    except ValueError:
+        return today.replace(day=1)
+
+
+@bp.get("/<uuid>.ics")
+def export_one(uuid: str) -> Response:
+    row = service.require_appointment(web.db(), uuid)
+    body = calendar_ics.calendar_bytes([row])
+    return _ics_response(body, "appointment.ics")
+
+
+@bp.get("/export.ics")
+def export_all() -> Response:
+    body = calendar_ics.calendar_bytes(service.all_appointments(web.db()))
+    return _ics_response(body, "appointments.ics")
+
+
+def _ics_response(body: bytes, name: str) -> Response:
+    return send_file(
+        io.BytesIO(body), mimetype=ICS_TYPE, as_attachment=True, download_name=name
+    )
+
+
+@bp.get("/reminders.json")
+def reminders() -> dict[str, Any]:
+    zone = _zone()
+    due = service.due_reminders(web.db(), now_utc=clock.now_utc(), zone=zone)
+    return {
+        "reminders": [
+            {
+                "key": o.key,
+                "title": o.appointment["title"],
+                "when": format_date(o.local_date, "medium")
+                + " "
+                + o.starts_at.strftime("%H:%M"),
+                "location": o.appointment["location"],
+                "url": url_for(".edit", uuid=o.uuid),
+            }
+            for o in due
+        ],
+        "texts": {"reminder": _("Reminder"), "dismiss": _("Dismiss")},
+    }

@@ -1,0 +1,287 @@
+"""Appointment pages through the test client."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta
+from http import HTTPStatus
+from zoneinfo import ZoneInfo
+
+import icalendar
+import pytest
+from flask.testing import FlaskClient
+
+from crm_web.data.db import Database
+from crm_web.services import appointments as service
+from crm_web.services import clock
+from crm_web.services import contacts as contact_service
+from crm_web.services.preferences import save_preferences
+
+ZONE = ZoneInfo("Asia/Shanghai")
+
+
+@pytest.fixture(autouse=True)
+def shanghai(app_db: Database) -> None:
+    save_preferences(app_db, {"time_zone": "Asia/Shanghai"})
+    app_db.release()
+
+
+def today_at(hour: int, minute: int = 0) -> datetime:
+    return datetime.combine(clock.today(ZONE), datetime.min.time()).replace(
+        hour=hour, minute=minute
+    )
+
+
+def post_new(client: FlaskClient, **values: str) -> object:
+    starts = today_at(0, 30).strftime("%Y-%m-%dT%H:%M")
+    form = {"title": "拜访工厂", "starts_at_local": starts, "repeat": "none", **values}
+    return client.post("/appointments/new", data=form)
+
+
+def only_uuid(app_db: Database) -> str:
+    rows = service.all_appointments(app_db)
+    app_db.release()
+    assert len(rows) == 1
+    return str(rows[0]["uuid"])
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/appointments/",
+        *(f"/appointments/?view={name}" for name in service.QUICK_VIEWS),
+        "/appointments/?view=junk",
+        "/appointments/new",
+        "/appointments/calendar",
+        "/appointments/calendar?month=2026-12",
+        "/appointments/calendar?month=junk",
+        "/appointments/reminders.json",
+        "/appointments/export.ics",
+    ],
+)
+def test_page_renders(client: FlaskClient, path: str) -> None:
+    assert client.get(path).status_code == HTTPStatus.OK
+
+
+def test_create_lists_in_this_week(client: FlaskClient) -> None:
+    response = post_new(client)
+
+    page = client.get("/appointments/?view=this_week").get_data(as_text=True)
+
+    assert response.status_code == HTTPStatus.FOUND
+    assert "拜访工厂" in page
+    assert "00:30–01:30" in page
+
+
+def test_create_invalid_names_field(client: FlaskClient) -> None:
+    response = post_new(client, title="", ends_at_local="2000-01-01T00:00")
+
+    page = response.get_data(as_text=True)
+
+    assert response.status_code == HTTPStatus.UNPROCESSABLE_ENTITY
+    assert "Enter a title" in page
+    assert "The end is before the start" in page
+
+
+def test_create_bad_date_names_value(client: FlaskClient) -> None:
+    response = post_new(client, starts_at_local="2026-13-45T99:00")
+
+    assert response.status_code == HTTPStatus.UNPROCESSABLE_ENTITY
+    assert "“2026-13-45T99:00” is not a date and time" in response.get_data(
+        as_text=True
+    )
+
+
+def test_cancel_moves_to_cancelled_view(client: FlaskClient, app_db: Database) -> None:
+    post_new(client)
+    uuid = only_uuid(app_db)
+
+    client.post(f"/appointments/{uuid}/cancel")
+    week = client.get("/appointments/?view=this_week").get_data(as_text=True)
+    cancelled = client.get("/appointments/?view=cancelled").get_data(as_text=True)
+
+    assert "拜访工厂" not in week
+    assert "拜访工厂" in cancelled
+
+
+def test_restore_returns_to_week(client: FlaskClient, app_db: Database) -> None:
+    post_new(client)
+    uuid = only_uuid(app_db)
+    client.post(f"/appointments/{uuid}/cancel")
+
+    client.post(f"/appointments/{uuid}/restore")
+    week = client.get("/appointments/?view=this_week").get_data(as_text=True)
+
+    assert "拜访工厂" in week
+    assert service.require_appointment(app_db, uuid)["status"] == "planned"
+
+
+def test_done_marks_status(client: FlaskClient, app_db: Database) -> None:
+    post_new(client)
+    uuid = only_uuid(app_db)
+
+    response = client.post(f"/appointments/{uuid}/done")
+
+    assert response.status_code == HTTPStatus.FOUND
+    assert service.require_appointment(app_db, uuid)["status"] == "done"
+
+
+def test_status_rejects_foreign_next(client: FlaskClient, app_db: Database) -> None:
+    post_new(client)
+    uuid = only_uuid(app_db)
+
+    response = client.post(
+        f"/appointments/{uuid}/done", data={"next": "//evil.example/"}
+    )
+
+    assert response.headers["Location"] == "/appointments/"
+
+
+def test_edit_changes_values(client: FlaskClient, app_db: Database) -> None:
+    post_new(client)
+    uuid = only_uuid(app_db)
+    form = client.get(f"/appointments/{uuid}/edit").get_data(as_text=True)
+
+    response = client.post(
+        f"/appointments/{uuid}/edit",
+        data={
+            "title": "改期拜访",
+            "starts_at_local": "2026-05-01T09:00",
+            "ends_at_local": "2026-05-01T10:00",
+            "version": "1",
+        },
+    )
+    row = service.require_appointment(app_db, uuid)
+
+    assert 'value="拜访工厂"' in form
+    assert response.status_code == HTTPStatus.FOUND
+    assert row["title"] == "改期拜访"
+    assert row["starts_at"] == datetime(2026, 5, 1, 1, 0)
+
+
+def test_edit_stale_version_conflicts(client: FlaskClient, app_db: Database) -> None:
+    post_new(client)
+    uuid = only_uuid(app_db)
+    form = {"title": "A", "starts_at_local": "2026-05-01T09:00", "version": "1"}
+    client.post(f"/appointments/{uuid}/edit", data=form)
+
+    response = client.post(f"/appointments/{uuid}/edit", data=form)
+
+    assert response.status_code == HTTPStatus.CONFLICT
+
+
+def test_unknown_appointment_is_404(client: FlaskClient) -> None:
+    response = client.get("/appointments/no-such-uuid/edit")
+
+    assert response.status_code == HTTPStatus.NOT_FOUND
+
+
+def test_calendar_shows_local_day(client: FlaskClient) -> None:
+    post_new(client, starts_at_local=today_at(23, 30).strftime("%Y-%m-%dT%H:%M"))
+
+    page = client.get("/appointments/calendar").get_data(as_text=True)
+    cell = re.search(
+        rf'data-date="{clock.today(ZONE).isoformat()}">(.*?)</td>', page, re.S
+    )
+
+    assert cell is not None
+    assert "23:30" in cell.group(1)
+    assert "拜访工厂" in cell.group(1)
+
+
+@pytest.mark.parametrize(
+    ("week_start", "first_day"), [("monday", "Mon"), ("sunday", "Sun")]
+)
+def test_calendar_week_start(
+    client: FlaskClient, app_db: Database, week_start: str, first_day: str
+) -> None:
+    save_preferences(app_db, {"week_start": week_start})
+    app_db.release()
+
+    page = client.get("/appointments/calendar?month=2026-03").get_data(as_text=True)
+    headers = re.findall(r'<th scope="col">(\w+)</th>', page)
+
+    assert headers[0] == first_day
+    assert len(headers) == 7
+
+
+def test_calendar_links_neighbour_months(client: FlaskClient) -> None:
+    page = client.get("/appointments/calendar?month=2026-12").get_data(as_text=True)
+
+    assert "month=2026-11" in page
+    assert "month=2027-01" in page
+
+
+def test_contact_typed_by_name(client: FlaskClient, app_db: Database) -> None:
+    contact = contact_service.parse_form({"name": "张小明", "company": "东方贸易"})
+    contact_id = contact_service.create_contact(
+        app_db, contact, owner="Test", region="CN"
+    )
+    app_db.release()
+
+    post_new(client, contact="张小明")
+    rows = service.all_appointments(app_db)
+    page = client.get("/appointments/?view=this_week").get_data(as_text=True)
+
+    assert rows[0]["contact_uuid"] is not None
+    assert (
+        contact_service.require_contact(app_db, contact_id)["uuid"]
+        == (rows[0]["contact_uuid"])
+    )
+    assert "张小明" in page
+
+
+def test_contact_unknown_is_rejected(client: FlaskClient) -> None:
+    response = post_new(client, contact="无此人")
+
+    assert response.status_code == HTTPStatus.UNPROCESSABLE_ENTITY
+    assert "No contact matches “无此人”" in response.get_data(as_text=True)
+
+
+def test_export_one_ics(client: FlaskClient, app_db: Database) -> None:
+    post_new(client, location="上海")
+    uuid = only_uuid(app_db)
+
+    response = client.get(f"/appointments/{uuid}.ics")
+    (event,) = icalendar.Calendar.from_ical(response.data).walk("VEVENT")
+
+    assert response.mimetype == "text/calendar"
+    assert "attachment" in response.headers["Content-Disposition"]
+    assert str(event["UID"]) == uuid
+    assert event.decoded("DTSTART").date() == clock.today(ZONE)
+    assert str(event["LOCATION"]) == "上海"
+
+
+def test_export_all_includes_cancelled(client: FlaskClient, app_db: Database) -> None:
+    post_new(client)
+    uuid = only_uuid(app_db)
+    client.post(f"/appointments/{uuid}/cancel")
+    post_new(client, title="第二个")
+
+    response = client.get("/appointments/export.ics")
+    events = icalendar.Calendar.from_ical(response.data).walk("VEVENT")
+
+    assert sorted(str(e["STATUS"]) for e in events) == ["CANCELLED", "CONFIRMED"]
+
+
+def test_reminders_json_lists_due(client: FlaskClient) -> None:
+    soon = clock.to_local(clock.now_utc(), ZONE) + timedelta(minutes=10)
+    post_new(
+        client,
+        starts_at_local=soon.strftime("%Y-%m-%dT%H:%M"),
+        reminder_minutes="15",
+    )
+    post_new(
+        client,
+        title="later",
+        starts_at_local=(soon + timedelta(hours=3)).strftime("%Y-%m-%dT%H:%M"),
+        reminder_minutes="15",
+    )
+
+    body = client.get(
+        "/appointments/reminders.json", headers={"X-Requested-With": "fetch"}
+    ).get_json()
+
+    assert [r["title"] for r in body["reminders"]] == ["拜访工厂"]
+    assert body["reminders"][0]["key"].count("@") == 1
+    assert body["texts"]["dismiss"] == "Dismiss"
