@@ -1,0 +1,136 @@
+// Appointment reminders on every page: polls the server for due reminders
+// and shows each occurrence in the page until the user dismisses it.
+// Dismissals live in localStorage, keyed by occurrence, so a dismissed
+// reminder stays hidden on every page and after a restart. A native
+// notification is shown only when the user has already granted permission.
+(function () {
+  "use strict";
+
+  var POLL_MS = 45000;
+  var DISMISSED_KEY = "r9.reminders.dismissed";
+  var NOTIFIED_KEY = "r9.reminders.notified";
+  // Dismissals older than this are forgotten; their occurrences are over.
+  var KEEP_MS = 30 * 24 * 3600 * 1000;
+
+  var script = document.currentScript;
+  var url = (script && script.getAttribute("data-url")) ||
+    "/appointments/reminders.json";
+  if (!window.fetch) { return; }
+
+  function load(storage, key) {
+    try {
+      return JSON.parse(storage.getItem(key)) || {};
+    } catch (error) {
+      return {};
+    }
+  }
+
+  function save(storage, key, value) {
+    try {
+      storage.setItem(key, JSON.stringify(value));
+    } catch (error) {
+      // Storage full or disabled: the reminder may show again, nothing worse.
+    }
+  }
+
+  function dismiss(key) {
+    var dismissed = load(window.localStorage, DISMISSED_KEY);
+    var now = Date.now();
+    Object.keys(dismissed).forEach(function (old) {
+      if (now - dismissed[old] > KEEP_MS) { delete dismissed[old]; }
+    });
+    dismissed[key] = now;
+    save(window.localStorage, DISMISSED_KEY, dismissed);
+  }
+
+  function container() {
+    var box = document.getElementById("reminders");
+    if (!box) {
+      box = document.createElement("div");
+      box.id = "reminders";
+      box.className = "reminders";
+      box.setAttribute("role", "status");
+      box.setAttribute("aria-live", "polite");
+      document.body.appendChild(box);
+    }
+    return box;
+  }
+
+  function isShown(key) {
+    var shown = container().querySelectorAll(".reminder");
+    for (var i = 0; i < shown.length; i++) {
+      if (shown[i].getAttribute("data-key") === key) { return true; }
+    }
+    return false;
+  }
+
+  function show(reminder, texts) {
+    if (isShown(reminder.key)) { return; }
+    var notice = document.createElement("div");
+    notice.className = "reminder";
+    notice.setAttribute("data-key", reminder.key);
+
+    var title = document.createElement("a");
+    title.className = "reminder-title";
+    title.href = reminder.url;
+    title.textContent = texts.reminder + ": " + reminder.title;
+
+    var when = document.createElement("span");
+    when.className = "reminder-when";
+    when.textContent = reminder.when +
+      (reminder.location ? " · " + reminder.location : "");
+
+    var button = document.createElement("button");
+    button.type = "button";
+    button.className = "button small secondary";
+    button.textContent = texts.dismiss;
+    button.addEventListener("click", function () {
+      dismiss(reminder.key);
+      notice.remove();
+    });
+
+    notice.append(title, when, button);
+    container().appendChild(notice);
+  }
+
+  function notify(reminder, texts) {
+    if (!("Notification" in window) || Notification.permission !== "granted") {
+      return;
+    }
+    // Once per occurrence per session, not on every page the user opens.
+    var notified = load(window.sessionStorage, NOTIFIED_KEY);
+    if (notified[reminder.key]) { return; }
+    notified[reminder.key] = Date.now();
+    save(window.sessionStorage, NOTIFIED_KEY, notified);
+    try {
+      new Notification(texts.reminder + ": " + reminder.title, {
+        body: reminder.when + (reminder.location ? " · " + reminder.location : ""),
+        tag: reminder.key
+      });
+    } catch (error) {
+      // Some embedded browsers expose Notification but refuse to construct it.
+    }
+  }
+
+  function poll() {
+    fetch(url, {
+      credentials: "same-origin",
+      headers: { "X-Requested-With": "fetch", "Accept": "application/json" }
+    }).then(function (response) {
+      return response.ok ? response.json() : null;
+    }).then(function (body) {
+      if (!body) { return; }
+      var dismissed = load(window.localStorage, DISMISSED_KEY);
+      body.reminders.forEach(function (reminder) {
+        if (dismissed[reminder.key]) { return; }
+        show(reminder, body.texts);
+        notify(reminder, body.texts);
+      });
+    }).catch(function () {
+      // The server is busy or gone (window closing): try at the next tick.
+    });
+  }
+
+  poll();
+  window.setInterval(poll, POLL_MS);
+})();
