@@ -1,13 +1,355 @@
-"""Sales & service pages."""
+"""Sales and service pages: the list with filters, records, summaries, lists."""
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template
+import tempfile
+from datetime import date
+from http import HTTPStatus
+from pathlib import Path
+from typing import Any
+
+from flask import (
+    Blueprint,
+    after_this_request,
+    flash,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    url_for,
+)
+from flask_babel import get_locale
 from flask_babel import gettext as _
+from werkzeug.wrappers import Response
+
+from crm_web import web
+from crm_web.services import categories as category_service
+from crm_web.services import money, sales_summary
+from crm_web.services import sales as sale_service
+from crm_web.services.clock import CURRENCIES
+from crm_web.services.exporting import content_type
+from crm_web.services.sales import (
+    CUSTOM_FIELDS,
+    STATUSES,
+    SaleFilters,
+    SaleInvalidError,
+)
 
 bp = Blueprint("sales", __name__, url_prefix="/sales")
+
+FILTER_ARGS = (
+    "contact",
+    "contact_uuid",
+    "category",
+    "sold_from",
+    "sold_to",
+    "item",
+    "service_type",
+    "quantity_min",
+    "quantity_max",
+    "amount_min",
+    "amount_max",
+    "currency",
+    "status",
+    "notes",
+    *CUSTOM_FIELDS,
+)
+CONTACT_SUGGESTIONS = 10
+
+
+def _locale() -> str:
+    return str(get_locale() or "en")
+
+
+@bp.app_template_filter("money")
+def money_filter(minor: int, currency: str) -> str:
+    return money.format_money(minor, currency, _locale())
+
+
+@bp.app_template_filter("quantity")
+def quantity_filter(milli: int) -> str:
+    return money.format_quantity(milli, _locale())
+
+
+def custom_labels() -> dict[str, str]:
+    """Return the labels the user gave the custom fields; empty hides one."""
+    prefs = web.preferences()
+    return {name: prefs.get(f"sales_{name}", "") for name in CUSTOM_FIELDS}
+
+
+def _filters() -> SaleFilters:
+    filters, errors = sale_service.parse_filters(request.args)
+    for error in errors:
+        flash(error, "error")
+    return filters
+
+
+def _chosen_filters() -> dict[str, str]:
+    return {k: v for k in FILTER_ARGS if (v := request.args.get(k, "").strip())}
 
 
 @bp.get("/")
 def index() -> str:
-    return render_template("coming_soon.html", title=_("Sales & service"), summary="")
+    sort = request.args.get("sort", "sold_on")
+    descending = request.args.get("dir", "desc") == "desc"
+    page = web.int_arg("page", 1, low=1)
+    size = int(web.preferences()["page_size"])
+    rows, total = sale_service.list_sales(
+        web.db(),
+        _filters(),
+        sort=sort,
+        descending=descending,
+        page=page,
+        page_size=size,
+    )
+    return render_template(
+        "sales/index.html",
+        rows=rows,
+        total=total,
+        page=page,
+        pages=max(1, -(-total // size)),
+        sort=sort,
+        descending=descending,
+        chosen=_chosen_filters(),
+        **_choices(),
+    )
+
+
+def _choices() -> dict[str, Any]:
+    labels = custom_labels()
+    return {
+        "statuses": STATUSES,
+        "custom": {name: label for name, label in labels.items() if label},
+        "groupings": sales_summary.grouping_labels(labels),
+        "categories": category_service.list_categories(web.db()),
+        "items": sale_service.pick_values(web.db(), "item"),
+        "service_types": sale_service.pick_values(web.db(), "service_type"),
+    }
+
+
+# --- records -----------------------------------------------------------------
+
+
+@bp.route("/new", methods=["GET", "POST"])
+def new() -> Any:
+    if request.method == "GET":
+        return _render_form(None, _new_values())
+    try:
+        sale = _parse_request(None)
+        sale_service.create_sale(web.db(), sale, owner=web.owner())
+    except SaleInvalidError as error:
+        return _render_form(None, request.form, error)
+    flash(_("Sales record saved."))
+    return redirect(web.safe_next(request.form.get("next"), url_for(".index")))
+
+
+def _new_values() -> dict[str, Any]:
+    prefs = web.preferences()
+    return {
+        "sold_on": date.today().isoformat(),
+        "currency": prefs["default_currency"],
+        "status": "quoted",
+        "contact_uuid": request.args.get("contact", ""),
+    }
+
+
+def _parse_request(row: dict[str, Any] | None) -> sale_service.SaleInput:
+    previous = sale_service.previous_of(row) if row else None
+    sale = sale_service.parse_form(
+        request.form,
+        default_currency=web.preferences()["default_currency"],
+        previous=previous,
+    )
+    sale.values["contact_uuid"] = sale_service.resolve_contact(
+        web.db(),
+        contact_uuid=request.form.get("contact_uuid", ""),
+        typed=request.form.get("contact", ""),
+        region=web.region(),
+    )
+    return sale
+
+
+@bp.route("/<int:sale_id>/edit", methods=["GET", "POST"])
+def edit(sale_id: int) -> Any:
+    row = sale_service.require_sale(web.db(), sale_id)
+    if request.method == "GET":
+        return _render_form(row, _form_values(row))
+    try:
+        sale = _parse_request(row)
+        version = request.form.get("version", type=int) or row["version"]
+        sale_service.update_sale(
+            web.db(), sale_id, sale, version=version, owner=web.owner()
+        )
+    except SaleInvalidError as error:
+        return _render_form(row, request.form, error)
+    flash(_("Sales record saved."))
+    return redirect(web.safe_next(request.form.get("next"), url_for(".index")))
+
+
+def _form_values(row: dict[str, Any]) -> dict[str, Any]:
+    values = dict(row)
+    values["sold_on"] = row["sold_on"].isoformat()
+    values["quantity"] = money.plain_quantity(row["quantity_milli"])
+    values["unit_price"] = money.plain_money(row["unit_price_minor"], row["currency"])
+    values["amount"] = money.plain_money(row["amount_minor"], row["currency"])
+    values["contact_uuid"] = row["contact_uuid"] or ""
+    return values
+
+
+def _render_form(
+    row: dict[str, Any] | None, values: Any, error: SaleInvalidError | None = None
+) -> tuple[str, int] | str:
+    contact_uuid = values.get("contact_uuid") or ""
+    html = render_template(
+        "sales/form.html",
+        sale=row,
+        values=values,
+        contact_name=values.get("contact")
+        or sale_service.contact_name(web.db(), contact_uuid),
+        errors=error.errors if error else {},
+        message=error.message if error else "",
+        currencies=sorted(CURRENCIES),
+        **_choices(),
+    )
+    return (html, HTTPStatus.UNPROCESSABLE_ENTITY) if error else html
+
+
+@bp.post("/<int:sale_id>/delete")
+def delete(sale_id: int) -> Response:
+    sale_service.set_deleted(web.db(), sale_id, deleted=True)
+    flash(_("The record was moved to the trash. You can restore it from there."))
+    return redirect(web.safe_next(request.form.get("next"), url_for(".index")))
+
+
+@bp.post("/<int:sale_id>/restore")
+def restore(sale_id: int) -> Response:
+    sale_service.set_deleted(web.db(), sale_id, deleted=False)
+    flash(_("The record was restored."))
+    return redirect(url_for(".trash"))
+
+
+@bp.get("/trash")
+def trash() -> str:
+    page = web.int_arg("page", 1, low=1)
+    rows, total = sale_service.list_sales(
+        web.db(),
+        SaleFilters(),
+        sort="updated_at",
+        descending=True,
+        page=page,
+        page_size=100,
+        deleted=True,
+    )
+    return render_template(
+        "sales/trash.html", rows=rows, total=total, statuses=STATUSES
+    )
+
+
+@bp.get("/contacts")
+def contact_suggestions() -> dict[str, Any]:
+    """Return contacts matching the typed text, for the form's suggestions."""
+    query = request.args.get("q", "").strip()
+    if not query:
+        return {"contacts": []}
+    found = sale_service.suggest_contacts(web.db(), query, limit=CONTACT_SUGGESTIONS)
+    return {"contacts": found}
+
+
+# --- summaries ---------------------------------------------------------------
+
+
+def _summary() -> sales_summary.Summary:
+    filters = _filters() if request.args.get("scope") != "all" else None
+    return sales_summary.summarize_sales(
+        web.db(),
+        request.args.get("by", "item"),
+        filters or SaleFilters(),
+        custom_labels=custom_labels(),
+    )
+
+
+@bp.get("/summary")
+def summary() -> str:
+    result = _summary()
+    chart_currency = request.args.get("chart", "")
+    if chart_currency not in result.currencies:
+        chart_currency = result.currencies[0] if result.currencies else ""
+    return render_template(
+        "sales/summary.html",
+        summary=result,
+        chart_currency=chart_currency,
+        bars=sales_summary.chart_bars(result, chart_currency),
+        chart=sales_summary,
+        chosen=_chosen_filters(),
+        scope=request.args.get("scope", "filtered"),
+        **_choices(),
+    )
+
+
+@bp.get("/summary.xlsx")
+def summary_xlsx() -> Response:
+    result = _summary()
+    name = f"{_('summary')}-{result.label}-{date.today().isoformat()}.xlsx"
+    folder = Path(tempfile.mkdtemp(dir=web.settings().work_dir))
+    path = folder / "summary.xlsx"
+    sales_summary.export_summary(result, path)
+    return _send(folder, path, name, "xlsx")
+
+
+def _send(folder: Path, path: Path, name: str, kind: str) -> Response:
+    @after_this_request
+    def remove(response: Response) -> Response:
+        response.call_on_close(lambda: _remove(folder))
+        return response
+
+    return send_file(
+        path, as_attachment=True, download_name=name, mimetype=content_type(kind)
+    )
+
+
+def _remove(folder: Path) -> None:
+    for child in folder.iterdir():
+        child.unlink(missing_ok=True)
+    folder.rmdir()
+
+
+# --- pick lists --------------------------------------------------------------
+
+
+@bp.get("/lists")
+def lists() -> str:
+    return render_template(
+        "sales/lists.html",
+        kinds=sale_service.PICK_KINDS,
+        values={
+            k: sale_service.pick_values(web.db(), k) for k in sale_service.PICK_KINDS
+        },
+    )
+
+
+@bp.post("/lists/<kind>")
+def add_list_value(kind: str) -> Response:
+    sale_service.add_pick_value(
+        web.db(), kind, request.form.get("value", ""), owner=web.owner()
+    )
+    flash(_("Value added."))
+    return redirect(url_for(".lists"))
+
+
+@bp.post("/lists/values/<value_uuid>/rename")
+def rename_list_value(value_uuid: str) -> Response:
+    changed = sale_service.rename_pick_value(
+        web.db(),
+        value_uuid,
+        request.form.get("value", ""),
+        update_records=bool(request.form.get("update_records")),
+    )
+    flash(_("Value renamed; %(count)s records changed.", count=changed))
+    return redirect(url_for(".lists"))
+
+
+@bp.post("/lists/values/<value_uuid>/remove")
+def remove_list_value(value_uuid: str) -> Response:
+    sale_service.remove_pick_value(web.db(), value_uuid)
+    flash(_("Value removed from the list. Records that use it keep it."))
+    return redirect(url_for(".lists"))

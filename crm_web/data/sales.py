@@ -1,0 +1,376 @@
+"""Queries on the sales table: records, list filters and summaries."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, fields
+from datetime import date
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    and_,
+    extract,
+    false,
+    func,
+    or_,
+    select,
+    true,
+    update,
+)
+
+from crm_web.data.db import Database
+from crm_web.data.records import as_dicts, check_columns
+from crm_web.data.schema import contacts, sales, utcnow
+
+INSERT_CHUNK = 1000
+# Columns a summary may group by, besides month, contact and category.
+GROUP_COLUMNS = (
+    "item",
+    "service_type",
+    "status",
+    "currency",
+    "custom1",
+    "custom2",
+    "custom3",
+    "custom4",
+)
+# Columns the list filters match as a case-insensitive substring.
+TEXT_FILTERS = ("item", "service_type", "notes", *GROUP_COLUMNS[4:])
+SORT_COLUMNS = (
+    "sold_on",
+    "item",
+    "service_type",
+    "quantity_milli",
+    "unit_price_minor",
+    "amount_minor",
+    "currency",
+    "status",
+    "updated_at",
+)
+
+
+@dataclass(frozen=True)
+class AmountBound:
+    """A typed amount in minor units: ``default`` for most currencies, and
+    ``exceptions`` as (currency codes, minor units) for those with another
+    number of decimal places."""
+
+    default: int
+    exceptions: tuple[tuple[tuple[str, ...], int], ...] = ()
+
+
+@dataclass(frozen=True)
+class SaleFilters:
+    """List filters; empty values match everything.
+
+    ``amount_min`` and ``amount_max`` are one typed amount compared in
+    each row's own currency, so each carries its minor units per currency.
+    """
+
+    contact: str = ""
+    contact_uuid: str = ""
+    category: str = ""
+    sold_from: date | None = None
+    sold_to: date | None = None
+    item: str = ""
+    service_type: str = ""
+    status: str = ""
+    currency: str = ""
+    notes: str = ""
+    custom1: str = ""
+    custom2: str = ""
+    custom3: str = ""
+    custom4: str = ""
+    quantity_min: int | None = None
+    quantity_max: int | None = None
+    amount_min: AmountBound | None = None
+    amount_max: AmountBound | None = None
+
+    def is_empty(self) -> bool:
+        return all(not getattr(self, f.name) for f in fields(self))
+
+
+def insert_sale(db: Database, row: dict[str, Any]) -> int:
+    """Insert one sale and return its id."""
+    check_columns(sales, row)
+    result = db.execute(sales.insert().values(**row))
+    return int(result.inserted_primary_key[0])
+
+
+def insert_sales(db: Database, rows: Sequence[dict[str, Any]]) -> None:
+    """Insert many sales with one DBAPI executemany; every row has the same keys."""
+    if not rows:
+        return
+    check_columns(sales, rows[0])
+    names = list(rows[0])
+    columns = ", ".join(db.quote(name) for name in names)
+    marks = ", ".join(db.paramstyle_mark for _ in names)
+    sql = f"INSERT INTO sales ({columns}) VALUES ({marks})"
+    for start in range(0, len(rows), INSERT_CHUNK):
+        chunk = rows[start : start + INSERT_CHUNK]
+        db.executemany(sql, [tuple(row[name] for name in names) for row in chunk])
+
+
+def get_sale(db: Database, sale_id: int) -> dict[str, Any] | None:
+    row = db.execute(select(sales).where(sales.c.id == sale_id)).first()
+    return dict(row._mapping) if row else None
+
+
+def update_sale(
+    db: Database,
+    sale_id: int,
+    values: dict[str, Any],
+    *,
+    expected_version: int | None = None,
+) -> bool:
+    """Update a sale; return False if its version no longer matches."""
+    check_columns(sales, values)
+    statement = update(sales).where(sales.c.id == sale_id)
+    if expected_version is not None:
+        statement = statement.where(sales.c.version == expected_version)
+    result = db.execute(statement.values(**values, version=sales.c.version + 1))
+    return bool(result.rowcount)
+
+
+def rename_value(db: Database, column: str, old: str, new: str) -> int:
+    """Replace ``old`` with ``new`` in one text column; return the rows changed."""
+    target = sales.c[column]
+    result = db.execute(
+        update(sales)
+        .where(target == old)
+        .values({column: new, "updated_at": utcnow(), "version": sales.c.version + 1})
+    )
+    return int(result.rowcount)
+
+
+def relink_contact(
+    db: Database, from_uuid: str, to_uuid: str, *, revision: int | None = None
+) -> int:
+    """Point every sale of one contact at another; return the count.
+
+    Called when two contacts merge. ``revision`` is accepted for the
+    callers' uniform signature; the sales table keeps no revision column.
+    """
+    del revision
+    result = db.execute(
+        update(sales)
+        .where(sales.c.contact_uuid == from_uuid)
+        .values(
+            contact_uuid=to_uuid,
+            updated_at=utcnow(),
+            version=sales.c.version + 1,
+        )
+    )
+    return int(result.rowcount)
+
+
+# --- lists -----------------------------------------------------------------
+
+
+def _live(deleted: bool = False) -> ColumnElement[bool]:
+    # MariaDB uses the (deleted, sold_on) index for "= false", not "IS false".
+    return sales.c.deleted == (true() if deleted else false())
+
+
+def _contains(column: Any, needle: str) -> ColumnElement[bool]:
+    escaped = needle.lower().replace("!", "!!").replace("%", "!%").replace("_", "!_")
+    return func.lower(column).like(f"%{escaped}%", escape="!")
+
+
+def filter_conditions(filters: SaleFilters) -> list[ColumnElement[bool]]:
+    """Return the WHERE conditions of ``filters`` on the sales table."""
+    conditions: list[ColumnElement[bool]] = []
+    for name in TEXT_FILTERS:
+        value = getattr(filters, name)
+        if value:
+            conditions.append(_contains(sales.c[name], value))
+    for name in ("status", "currency", "contact_uuid"):
+        value = getattr(filters, name)
+        if value:
+            conditions.append(sales.c[name] == value)
+    if filters.sold_from:
+        conditions.append(sales.c.sold_on >= filters.sold_from)
+    if filters.sold_to:
+        conditions.append(sales.c.sold_on <= filters.sold_to)
+    if filters.quantity_min is not None:
+        conditions.append(sales.c.quantity_milli >= filters.quantity_min)
+    if filters.quantity_max is not None:
+        conditions.append(sales.c.quantity_milli <= filters.quantity_max)
+    if filters.amount_min is not None:
+        conditions.append(_amount_bound(filters.amount_min, lower=True))
+    if filters.amount_max is not None:
+        conditions.append(_amount_bound(filters.amount_max, lower=False))
+    if filters.contact or filters.category:
+        conditions.append(sales.c.contact_uuid.in_(_contact_subquery(filters)))
+    return conditions
+
+
+def _amount_bound(bound: AmountBound, *, lower: bool) -> ColumnElement[bool]:
+    amount = sales.c.amount_minor
+
+    def compare(value: int) -> ColumnElement[bool]:
+        return amount >= value if lower else amount <= value
+
+    named = [code for codes, _ in bound.exceptions for code in codes]
+    branches = [
+        and_(sales.c.currency.in_(codes), compare(minor))
+        for codes, minor in bound.exceptions
+    ]
+    branches.append(and_(sales.c.currency.not_in(named), compare(bound.default)))
+    return or_(*branches)
+
+
+def _contact_subquery(filters: SaleFilters) -> Select[Any]:
+    statement = select(contacts.c.uuid)
+    if filters.category == "none":
+        statement = statement.where(contacts.c.category_uuid.is_(None))
+    elif filters.category:
+        statement = statement.where(contacts.c.category_uuid == filters.category)
+    if filters.contact:
+        statement = statement.where(
+            or_(
+                _contains(contacts.c.name, filters.contact),
+                _contains(contacts.c.company, filters.contact),
+            )
+        )
+    return statement
+
+
+def find_sales(
+    db: Database,
+    filters: SaleFilters,
+    *,
+    sort: str = "sold_on",
+    descending: bool = True,
+    limit: int = 50,
+    offset: int = 0,
+    deleted: bool = False,
+) -> list[dict[str, Any]]:
+    """Return one page of sales with the contact's name and company."""
+    column = sales.c[sort if sort in SORT_COLUMNS else "sold_on"]
+    order = [column.desc(), sales.c.id.desc()] if descending else [column, sales.c.id]
+    statement = (
+        select(
+            sales,
+            contacts.c.id.label("contact_id"),
+            contacts.c.name.label("contact_name"),
+            contacts.c.company.label("contact_company"),
+        )
+        .select_from(sales.outerjoin(contacts, contacts.c.uuid == sales.c.contact_uuid))
+        .where(_live(deleted), *filter_conditions(filters))
+        .order_by(*order)
+        .limit(limit)
+        .offset(offset)
+    )
+    return as_dicts(db.execute(statement))
+
+
+def iter_sales(db: Database, filters: SaleFilters) -> list[dict[str, Any]]:
+    """Return every matching live sale, oldest first, for export."""
+    return find_sales(db, filters, descending=False, limit=10**9)
+
+
+def count_sales(db: Database, filters: SaleFilters, *, deleted: bool = False) -> int:
+    statement = select(func.count()).where(_live(deleted), *filter_conditions(filters))
+    return int(db.execute(statement.select_from(sales)).scalar_one())
+
+
+def find_for_contact(db: Database, contact_uuid: str) -> list[dict[str, Any]]:
+    """Return a contact's live sales, newest first."""
+    statement = (
+        select(sales)
+        .where(_live(), sales.c.contact_uuid == contact_uuid)
+        .order_by(sales.c.sold_on.desc(), sales.c.id.desc())
+    )
+    return as_dicts(db.execute(statement))
+
+
+# --- summaries ---------------------------------------------------------------
+
+
+def _group_expressions(by: str) -> list[Any]:
+    if by == "month":
+        return [extract("year", sales.c.sold_on), extract("month", sales.c.sold_on)]
+    if by == "contact":
+        return [sales.c.contact_uuid]
+    if by == "category":
+        return [contacts.c.category_uuid]
+    if by in GROUP_COLUMNS:
+        return [sales.c[by]]
+    raise ValueError(f"cannot group sales by {by!r}")
+
+
+def summarize(db: Database, by: str, filters: SaleFilters) -> list[dict[str, Any]]:
+    """Return count, quantity and amount per group value and currency.
+
+    Each row has ``key`` (a tuple of the group expressions' values),
+    ``currency``, ``count``, ``quantity_milli`` and ``amount_minor``. The
+    values are grouped exactly as stored: the caller merges spellings.
+    """
+    keys = _group_expressions(by)
+    labelled = [key.label(f"k{i}") for i, key in enumerate(keys)]
+    statement = select(
+        *labelled,
+        sales.c.currency,
+        func.count().label("count"),
+        func.sum(sales.c.quantity_milli).label("quantity_milli"),
+        func.sum(sales.c.amount_minor).label("amount_minor"),
+    ).where(_live(), *filter_conditions(filters))
+    if by == "category":
+        statement = statement.select_from(
+            sales.outerjoin(contacts, contacts.c.uuid == sales.c.contact_uuid)
+        )
+    statement = statement.group_by(*keys, sales.c.currency)
+    rows = []
+    for row in db.execute(statement):
+        mapping = row._mapping
+        rows.append(
+            {
+                "key": tuple(mapping[f"k{i}"] for i in range(len(keys))),
+                "currency": mapping["currency"],
+                "count": int(mapping["count"]),
+                # SUM returns Decimal on MySQL; the values are whole numbers.
+                "quantity_milli": int(mapping["quantity_milli"] or 0),
+                "amount_minor": int(mapping["amount_minor"] or 0),
+            }
+        )
+    return rows
+
+
+def sum_amounts(db: Database, *, start: date, end: date) -> dict[str, int]:
+    """Return live sales' amount per currency for start <= sold_on < end."""
+    statement = (
+        select(sales.c.currency, func.sum(sales.c.amount_minor))
+        .where(_live(), sales.c.sold_on >= start, sales.c.sold_on < end)
+        .group_by(sales.c.currency)
+    )
+    return {row[0]: int(row[1] or 0) for row in db.execute(statement)}
+
+
+def find_contact_names(db: Database, uuids: Sequence[str]) -> dict[str, str]:
+    """Return contact uuid -> name (or company) for the given uuids."""
+    names: dict[str, str] = {}
+    wanted = [u for u in uuids if u]
+    for start in range(0, len(wanted), INSERT_CHUNK):
+        chunk = wanted[start : start + INSERT_CHUNK]
+        statement = select(contacts.c.uuid, contacts.c.name, contacts.c.company).where(
+            contacts.c.uuid.in_(chunk)
+        )
+        for row in db.execute(statement):
+            names[row.uuid] = row.name or row.company
+    return names
+
+
+def find_contacts_by_name(db: Database, name: str) -> list[dict[str, Any]]:
+    """Return live contacts whose name or company is exactly ``name``."""
+    statement = (
+        select(contacts.c.uuid, contacts.c.name, contacts.c.company)
+        .where(
+            contacts.c.deleted == false(),
+            or_(contacts.c.name == name, contacts.c.company == name),
+        )
+        .limit(20)
+    )
+    return as_dicts(db.execute(statement))

@@ -1,0 +1,565 @@
+"""Sales and service records: validation, money rules, trash and pick lists."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
+from typing import Any
+
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+
+from crm_web.data import contacts as contact_data
+from crm_web.data import pick_lists as pick_data
+from crm_web.data import sales as sale_data
+from crm_web.data.db import Database
+from crm_web.data.records import new_record
+from crm_web.data.sales import AmountBound, SaleFilters
+from crm_web.data.schema import utcnow
+from crm_web.errors import (
+    InvalidValueError,
+    NotFoundError,
+    UserError,
+    VersionConflictError,
+)
+from crm_web.services import money, text
+from crm_web.services.clock import CURRENCIES
+from crm_web.services.importing.values import parse_date
+from crm_web.services.search import search_contacts
+
+log = logging.getLogger(__name__)
+
+STATUSES = {
+    "quoted": _l("Quoted"),
+    "ordered": _l("Ordered"),
+    "paid": _l("Paid"),
+    "shipped": _l("Shipped"),
+    "after_sales": _l("After-sales"),
+    "closed": _l("Closed"),
+}
+CUSTOM_FIELDS = ("custom1", "custom2", "custom3", "custom4")
+PICK_KINDS = {"item": _l("Sales items"), "service_type": _l("Service types")}
+# Column lengths in the schema.
+MAX_LENGTHS = {
+    "item": 200,
+    "service_type": 100,
+    **dict.fromkeys(CUSTOM_FIELDS, 200),
+    "notes": 20_000,
+}
+FIELD_LABELS = {
+    "contact": _l("Contact"),
+    "sold_on": _l("Date"),
+    "item": _l("Sales item"),
+    "service_type": _l("Service type"),
+    "quantity": _l("Quantity"),
+    "unit_price": _l("Unit price"),
+    "amount": _l("Amount"),
+    "currency": _l("Currency"),
+    "status": _l("Status"),
+    "notes": _l("Notes"),
+}
+# Decimal places a typed filter bound may have; it is rounded per currency.
+FILTER_DIGITS = 6
+# Currencies whose minor unit is not the usual hundredth, by decimal digits.
+_OTHER_PRECISIONS: dict[int, tuple[str, ...]] = {}
+for _code in sorted(CURRENCIES):
+    _digits = money.precision(_code)
+    if _digits != 2:
+        _OTHER_PRECISIONS[_digits] = (*_OTHER_PRECISIONS.get(_digits, ()), _code)
+
+
+class SaleInvalidError(UserError):
+    """One or more fields of a sales record are invalid."""
+
+    def __init__(self, errors: dict[str, str]) -> None:
+        super().__init__(" ".join(errors.values()))
+        self.errors = errors
+
+
+def clean_value(raw: object) -> str:
+    """Return a one-line value trimmed, with full-width spaces folded.
+
+    Chinese input methods type U+3000, which neither SQLite nor MySQL
+    treats as a space, so "钢材\u3000" would group apart from "钢材".
+    """
+    value = text.clean(raw).replace("\u3000", " ")
+    return " ".join(value.split())
+
+
+def group_key(value: str) -> str:
+    """Return the case-folded key that summaries group a text value by."""
+    return clean_value(value).casefold()
+
+
+@dataclass
+class SaleInput:
+    """Validated values of a sales record, ready to store."""
+
+    values: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Previous:
+    """What an edit form showed, to tell a typed amount from a stale one."""
+
+    quantity_milli: int
+    unit_price_minor: int
+    amount_minor: int
+    currency: str
+
+
+def previous_of(row: Mapping[str, Any]) -> Previous:
+    return Previous(
+        row["quantity_milli"],
+        row["unit_price_minor"],
+        row["amount_minor"],
+        row["currency"],
+    )
+
+
+def parse_form(
+    raw: Mapping[str, Any],
+    *,
+    default_currency: str = "CNY",
+    previous: Previous | None = None,
+) -> SaleInput:
+    """Validate typed values; raise SaleInvalidError naming each bad one.
+
+    The amount is quantity × unit price rounded half up to the currency's
+    minor unit, unless the user typed an amount of their own. On an edit,
+    an amount left as the form showed it follows a changed quantity or
+    price, and is kept when neither changed.
+    """
+    errors: dict[str, str] = {}
+    values: dict[str, Any] = {}
+    currency = _parse_currency(raw, default_currency, errors)
+    values["currency"] = currency
+    values["sold_on"] = _parse_sold_on(raw.get("sold_on"), errors)
+    values["status"] = _parse_status(raw.get("status"), errors)
+    for name in ("item", "service_type", *CUSTOM_FIELDS, "notes"):
+        values[name] = _parse_text(name, raw.get(name), errors)
+    values["contact_uuid"] = clean_value(raw.get("contact_uuid")) or None
+    quantity = _parse_number(raw, "quantity", errors, currency)
+    price = _parse_number(raw, "unit_price", errors, currency)
+    values["quantity_milli"] = quantity or 0
+    values["unit_price_minor"] = price or 0
+    typed = _parse_number(raw, "amount", errors, currency)
+    if errors:
+        raise SaleInvalidError(errors)
+    values["amount_minor"] = _amount(values, typed, raw.get("amount"), previous)
+    return SaleInput(values)
+
+
+def _parse_currency(raw: Mapping[str, Any], default: str, errors: dict) -> str:
+    try:
+        return money.check_currency(str(raw.get("currency") or default))
+    except InvalidValueError as error:
+        errors["currency"] = error.message
+        return default
+
+
+def _parse_sold_on(raw: Any, errors: dict[str, str]) -> date | None:
+    if isinstance(raw, date):
+        return raw
+    value = text.clean(raw)
+    parsed = parse_date(value) if value else None
+    if parsed is None:
+        errors["sold_on"] = _(
+            "%(field)s “%(value)s” is not a date. Type it as 2026-03-15.",
+            field=FIELD_LABELS["sold_on"],
+            value=value,
+        )
+    return parsed
+
+
+def _parse_status(raw: Any, errors: dict[str, str]) -> str:
+    value = clean_value(raw) or "quoted"
+    if value not in STATUSES:
+        errors["status"] = _(
+            "%(field)s “%(value)s” is not valid: choose one from the list.",
+            field=FIELD_LABELS["status"],
+            value=value,
+        )
+    return value
+
+
+def _parse_text(name: str, raw: Any, errors: dict[str, str]) -> str:
+    value = text.clean(raw) if name == "notes" else clean_value(raw)
+    limit = MAX_LENGTHS[name]
+    if len(value) > limit:
+        errors[name] = _(
+            "%(field)s is %(length)s characters long; the limit is %(max)s. "
+            "Shorten it or move the rest into Notes.",
+            field=FIELD_LABELS.get(name, name),
+            length=len(value),
+            max=limit,
+        )
+    return value
+
+
+def _parse_number(
+    raw: Mapping[str, Any], name: str, errors: dict[str, str], currency: str
+) -> int | None:
+    value = text.clean(raw.get(name))
+    if not value:
+        return None
+    label = str(FIELD_LABELS[name])
+    try:
+        if name == "quantity":
+            return money.parse_quantity(value, field=label)
+        return money.parse_money(value, currency, field=label)
+    except InvalidValueError as error:
+        errors[name] = error.message
+        return None
+
+
+def _amount(
+    values: dict[str, Any], typed: int | None, raw: Any, previous: Previous | None
+) -> int:
+    computed = money.line_amount(values["quantity_milli"], values["unit_price_minor"])
+    if typed is None:
+        return computed
+    if previous is None:
+        return typed
+    shown = money.to_decimal(previous.amount_minor, previous.currency)
+    now = money.to_decimal(typed, values["currency"])
+    if now != shown:
+        return typed
+    inputs_changed = (
+        values["quantity_milli"] != previous.quantity_milli
+        or values["unit_price_minor"] != previous.unit_price_minor
+    )
+    return computed if inputs_changed else typed
+
+
+# --- records -----------------------------------------------------------------
+
+
+def create_sale(db: Database, sale: SaleInput, *, owner: str) -> int:
+    """Store a new record and add a new item or service type to its list."""
+
+    def work(db: Database) -> int:
+        _remember_pick_values(db, sale.values, owner=owner)
+        return sale_data.insert_sale(db, {**new_record(owner), **sale.values})
+
+    sale_id = db.write(work)
+    log.info("Sale %s created", sale_id)
+    return sale_id
+
+
+def update_sale(
+    db: Database, sale_id: int, sale: SaleInput, *, version: int, owner: str
+) -> None:
+    """Save an edited record, rejecting it if someone saved it meanwhile."""
+    current = require_sale(db, sale_id)
+
+    def work(db: Database) -> bool:
+        _remember_pick_values(db, sale.values, owner=owner)
+        row = {**sale.values, "updated_at": utcnow()}
+        return sale_data.update_sale(db, sale_id, row, expected_version=version)
+
+    if not db.write(work):
+        raise VersionConflictError(current["item"] or str(current["sold_on"]))
+    log.info("Sale %s updated", sale_id)
+
+
+def require_sale(db: Database, sale_id: int) -> dict[str, Any]:
+    """Return a sales record or raise NotFoundError."""
+    row = sale_data.get_sale(db, sale_id)
+    if row is None:
+        raise NotFoundError(_("Sales record"), sale_id)
+    return row
+
+
+def set_deleted(db: Database, sale_id: int, *, deleted: bool) -> None:
+    """Move a record to the trash, or restore it from there."""
+    require_sale(db, sale_id)
+    now = utcnow()
+    values = {"deleted": deleted, "deleted_at": now if deleted else None}
+    db.write(
+        lambda db: sale_data.update_sale(db, sale_id, {**values, "updated_at": now})
+    )
+    log.info("Sale %s %s", sale_id, "deleted" if deleted else "restored")
+
+
+def sales_for_contact(db: Database, contact_uuid: str) -> list[dict[str, Any]]:
+    """Return a contact's live records for the card's timeline, newest first.
+
+    Each dict has id (for ``url_for('sales.edit', sale_id=...)``), uuid,
+    sold_on, item, service_type, amount_minor, currency and status.
+    """
+    keys = (
+        "id",
+        "uuid",
+        "sold_on",
+        "item",
+        "service_type",
+        "amount_minor",
+        "currency",
+        "status",
+    )
+    rows = sale_data.find_for_contact(db, contact_uuid)
+    return [{key: row[key] for key in keys} for row in rows]
+
+
+def month_totals(db: Database, *, year: int, month: int) -> dict[str, int]:
+    """Return currency -> amount in minor units of a month's live records.
+
+    Every status counts, quotes included.
+    """
+    start = date(year, month, 1)
+    end = date(year + month // 12, month % 12 + 1, 1)
+    return sale_data.sum_amounts(db, start=start, end=end)
+
+
+# --- list filters ------------------------------------------------------------
+
+
+def parse_filters(args: Mapping[str, Any]) -> tuple[SaleFilters, list[str]]:
+    """Read list filters from request arguments; return them and any errors.
+
+    A filter value that cannot be read is left out and its error returned,
+    so the page still lists records.
+    """
+    errors: list[str] = []
+    values: dict[str, Any] = {}
+    for name in ("contact", "item", "service_type", "notes", *CUSTOM_FIELDS):
+        values[name] = clean_value(args.get(name))
+    for name in ("category", "contact_uuid"):
+        values[name] = clean_value(args.get(name))
+    status = clean_value(args.get("status"))
+    values["status"] = status if status in STATUSES else ""
+    currency = clean_value(args.get("currency")).upper()
+    values["currency"] = currency if currency in CURRENCIES else ""
+    for name in ("sold_from", "sold_to"):
+        raw = clean_value(args.get(name))
+        values[name] = parse_date(raw) if raw else None
+        if raw and values[name] is None:
+            errors.append(_("“%(value)s” is not a date.", value=raw))
+    for name in ("quantity_min", "quantity_max"):
+        values[name] = _filter_number(args.get(name), errors, quantity=True)
+    for name in ("amount_min", "amount_max"):
+        values[name] = _filter_number(
+            args.get(name), errors, quantity=False, upper=name.endswith("max")
+        )
+    return SaleFilters(**values), errors
+
+
+def _filter_number(
+    raw: Any, errors: list[str], *, quantity: bool, upper: bool = False
+) -> Any:
+    value = text.clean(raw)
+    if not value:
+        return None
+    label = str(FIELD_LABELS["quantity" if quantity else "amount"])
+    try:
+        number = money.parse_decimal(value, field=label, digits=FILTER_DIGITS)
+    except InvalidValueError as error:
+        errors.append(error.message)
+        return None
+    if quantity:
+        return _scaled(number, money.QUANTITY_DIGITS, upper)
+    exceptions = tuple(
+        (codes, _scaled(number, digits, upper))
+        for digits, codes in _OTHER_PRECISIONS.items()
+    )
+    return AmountBound(_scaled(number, 2, upper), exceptions)
+
+
+def _scaled(number: Decimal, digits: int, upper: bool) -> int:
+    # A lower bound rounds up and an upper bound down, so 12.5 yen as a
+    # minimum never admits 12.
+    rounding = ROUND_FLOOR if upper else ROUND_CEILING
+    return int(number.scaleb(digits).quantize(Decimal(1), rounding=rounding))
+
+
+def list_sales(
+    db: Database,
+    filters: SaleFilters,
+    *,
+    sort: str,
+    descending: bool,
+    page: int,
+    page_size: int,
+    deleted: bool = False,
+) -> tuple[list[dict[str, Any]], int]:
+    """Return one page of records and the number matching the filters."""
+    rows = sale_data.find_sales(
+        db,
+        filters,
+        sort=sort,
+        descending=descending,
+        limit=page_size,
+        offset=(page - 1) * page_size,
+        deleted=deleted,
+    )
+    return rows, sale_data.count_sales(db, filters, deleted=deleted)
+
+
+# --- pick lists --------------------------------------------------------------
+
+
+def pick_values(db: Database, kind: str) -> list[dict[str, Any]]:
+    """Return the entries of one pick list ("item" or "service_type")."""
+    _check_kind(kind)
+    return pick_data.find_values(db, kind)
+
+
+def _check_kind(kind: str) -> None:
+    if kind not in PICK_KINDS:
+        raise NotFoundError(_("List"), kind)
+
+
+def _remember_pick_values(
+    db: Database, values: Mapping[str, Any], *, owner: str
+) -> None:
+    for kind in PICK_KINDS:
+        if values.get(kind):
+            _ensure_pick_value(db, kind, values[kind], owner=owner)
+
+
+def _ensure_pick_value(db: Database, kind: str, value: str, *, owner: str) -> bool:
+    key = group_key(value)
+    if any(group_key(row["value"]) == key for row in pick_data.find_values(db, kind)):
+        return False
+    row = {**new_record(owner), "kind": kind, "value": value}
+    row["sort_order"] = pick_data.max_sort_order(db, kind) + 1
+    pick_data.insert_value(db, row)
+    return True
+
+
+def add_pick_value(db: Database, kind: str, raw: str, *, owner: str) -> None:
+    """Add a value to a pick list; raise if it is empty or listed already."""
+    _check_kind(kind)
+    value = _checked_pick_value(kind, raw)
+    if not db.write(lambda db: _ensure_pick_value(db, kind, value, owner=owner)):
+        raise InvalidValueError(
+            str(PICK_KINDS[kind]), value, _("it is in the list already.")
+        )
+    log.info("Pick list %s: value added", kind)
+
+
+def _checked_pick_value(kind: str, raw: str) -> str:
+    value = clean_value(raw)
+    if not value:
+        raise InvalidValueError(str(PICK_KINDS[kind]), raw, _("type a value."))
+    if len(value) > MAX_LENGTHS[kind]:
+        raise InvalidValueError(
+            str(PICK_KINDS[kind]),
+            value,
+            _("use at most %(max)s characters.", max=MAX_LENGTHS[kind]),
+        )
+    return value
+
+
+def rename_pick_value(
+    db: Database, value_uuid: str, raw: str, *, update_records: bool = True
+) -> int:
+    """Rename a list entry and, unless told not to, the records that use it.
+
+    Return the number of records changed.
+    """
+    entry = _require_pick_value(db, value_uuid)
+    kind = entry["kind"]
+    value = _checked_pick_value(kind, raw)
+
+    def work(db: Database) -> int:
+        pick_data.update_value(db, value_uuid, {"value": value})
+        if not update_records or value == entry["value"]:
+            return 0
+        return sale_data.rename_value(db, kind, entry["value"], value)
+
+    changed = db.write(work)
+    log.info("Pick list %s: value renamed, %s records changed", kind, changed)
+    return changed
+
+
+def remove_pick_value(db: Database, value_uuid: str) -> None:
+    """Take an entry off its list; records keep the value they have."""
+    entry = _require_pick_value(db, value_uuid)
+    now = utcnow()
+    db.write(
+        lambda db: pick_data.update_value(
+            db, value_uuid, {"deleted": True, "deleted_at": now}
+        )
+    )
+    log.info("Pick list %s: value removed", entry["kind"])
+
+
+def _require_pick_value(db: Database, value_uuid: str) -> dict[str, Any]:
+    entry = pick_data.get_value(db, value_uuid)
+    if entry is None or entry["deleted"]:
+        raise NotFoundError(_("List entry"), value_uuid)
+    return entry
+
+
+# --- contacts ----------------------------------------------------------------
+
+
+def resolve_contact(
+    db: Database, *, contact_uuid: str, typed: str, region: str
+) -> str | None:
+    """Return the uuid of the contact a form or import row names.
+
+    A uuid chosen from the suggestions wins. Otherwise the typed text is
+    matched as a phone number, an e-mail address or an exact name or
+    company, and it must name exactly one live contact.
+    """
+    if contact_uuid:
+        row = contact_data.get_contact_by_uuid(db, contact_uuid)
+        if row is not None and not row["deleted"]:
+            return contact_uuid
+    typed = clean_value(typed)
+    if not typed:
+        return None
+    uuids = _matching_contacts(db, typed, region)
+    if len(uuids) == 1:
+        return uuids.pop()
+    hint = (
+        _("several contacts match; type the phone number or e-mail instead.")
+        if uuids
+        else _("no contact has this phone, e-mail or name; create the contact first.")
+    )
+    raise SaleInvalidError(
+        {
+            "contact": InvalidValueError(
+                str(FIELD_LABELS["contact"]), typed, hint
+            ).message
+        }
+    )
+
+
+def _matching_contacts(db: Database, typed: str, region: str) -> set[str]:
+    phone = (
+        text.normalize_phone(typed, region) if any(c.isdigit() for c in typed) else ""
+    )
+    email = text.normalize_email(typed) if "@" in typed else ""
+    if phone or email:
+        found = contact_data.find_duplicates(
+            db, phones=[phone] if phone else [], email=email, exclude_id=None
+        )
+        if found:
+            return {row["uuid"] for row in found}
+    return {row["uuid"] for row in sale_data.find_contacts_by_name(db, typed)}
+
+
+def suggest_contacts(db: Database, query: str, *, limit: int) -> list[dict[str, str]]:
+    """Return uuid and a one-line label of contacts matching ``query``."""
+    found = search_contacts(db, query, limit=limit)
+    rows = contact_data.find_contacts_by_ids(db, found.ids)
+    return [{"uuid": row["uuid"], "label": _contact_label(row)} for row in rows]
+
+
+def _contact_label(row: Mapping[str, Any]) -> str:
+    parts = [row["name"], row["company"], row["mobile"] or row["email"]]
+    return " · ".join(part for part in parts if part)
+
+
+def contact_name(db: Database, contact_uuid: str | None) -> str:
+    """Return a contact's name, or its company, or "" for none."""
+    if not contact_uuid:
+        return ""
+    return sale_data.find_contact_names(db, [contact_uuid]).get(contact_uuid, "")

@@ -1,0 +1,220 @@
+"""Summaries of sales records by one column: counts, quantities, amounts.
+
+The database groups by the stored value, which SQLite and MySQL (with the
+utf8mb4_bin collation of every table) compare byte for byte. Groups are
+then merged here by ``group_key`` (trimmed, full-width spaces folded,
+case-folded), so both backends give the same groups, and each merged group
+shows its most common spelling. Sums are integers of minor units.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+
+from crm_web.data import categories as category_data
+from crm_web.data import sales as sale_data
+from crm_web.data.db import Database
+from crm_web.data.sales import SaleFilters
+from crm_web.errors import InvalidValueError
+from crm_web.services import money
+from crm_web.services.exporting import write_table
+from crm_web.services.sales import CUSTOM_FIELDS, STATUSES, group_key
+
+# Columns a summary can group by, in menu order, with their labels; the
+# custom fields take the labels the user set.
+GROUPINGS = {
+    "item": _l("Sales item"),
+    "service_type": _l("Service type"),
+    "status": _l("Status"),
+    "month": _l("Month"),
+    "contact": _l("Contact"),
+    "category": _l("Category"),
+    "currency": _l("Currency"),
+}
+
+
+def grouping_labels(custom_labels: Mapping[str, str]) -> dict[str, str]:
+    """Return every column a summary may group by, with its label.
+
+    A custom field whose label is empty is hidden, so it is left out.
+    """
+    labels = {name: str(label) for name, label in GROUPINGS.items()}
+    labels.update(
+        {name: custom_labels[name] for name in CUSTOM_FIELDS if custom_labels.get(name)}
+    )
+    return labels
+
+
+@dataclass
+class SummaryRow:
+    label: str
+    count: int = 0
+    quantity_milli: int = 0
+    amounts: dict[str, int] = field(default_factory=dict)
+    # The stored values merged into this row, for a link to the records.
+    values: list[Any] = field(default_factory=list)
+
+    def add(self, row: Mapping[str, Any]) -> None:
+        self.count += row["count"]
+        self.quantity_milli += row["quantity_milli"]
+        currency = row["currency"]
+        self.amounts[currency] = self.amounts.get(currency, 0) + row["amount_minor"]
+
+
+@dataclass
+class Summary:
+    by: str
+    label: str
+    rows: list[SummaryRow]
+    total: SummaryRow
+    currencies: list[str]
+
+
+def summarize_sales(
+    db: Database,
+    by: str,
+    filters: SaleFilters,
+    *,
+    custom_labels: Mapping[str, str],
+) -> Summary:
+    """Summarise live records matching ``filters`` by column ``by``."""
+    labels = grouping_labels(custom_labels)
+    if by not in labels:
+        raise InvalidValueError(
+            _("Summary column"), by, _("choose a column from the menu.")
+        )
+    raw = sale_data.summarize(db, by, filters)
+    rows = _merge(db, by, raw)
+    total = SummaryRow(_("Total"))
+    for row in raw:
+        total.add(row)
+    currencies = sorted(total.amounts, key=lambda c: (-abs(total.amounts[c]), c))
+    return Summary(by, labels[by], rows, total, currencies)
+
+
+def _merge(db: Database, by: str, raw: list[dict[str, Any]]) -> list[SummaryRow]:
+    if by == "month":
+        return _by_month(raw)
+    if by in ("contact", "category"):
+        return _by_reference(db, by, raw)
+    groups: dict[str, SummaryRow] = {}
+    spellings: dict[str, Counter[str]] = {}
+    for row in raw:
+        value = row["key"][0] or ""
+        key = group_key(value)
+        group = groups.setdefault(key, SummaryRow(""))
+        group.add(row)
+        if value not in group.values:
+            group.values.append(value)
+        spellings.setdefault(key, Counter())[value] += row["count"]
+    for key, group in groups.items():
+        # The most common spelling; ties go to the first in code-point order.
+        best = min(spellings[key].items(), key=lambda item: (-item[1], item[0]))[0]
+        group.label = _value_label(by, best)
+    return sorted(groups.values(), key=lambda g: (-g.count, g.label))
+
+
+def _value_label(by: str, value: str) -> str:
+    if not value:
+        return _("(empty)")
+    if by == "status" and value in STATUSES:
+        return str(STATUSES[value])
+    return value
+
+
+def _by_month(raw: list[dict[str, Any]]) -> list[SummaryRow]:
+    groups: dict[tuple[int, int], SummaryRow] = {}
+    for row in raw:
+        year, month = (int(part) for part in row["key"])
+        group = groups.setdefault((year, month), SummaryRow(f"{year:04d}-{month:02d}"))
+        group.add(row)
+        group.values = [f"{year:04d}-{month:02d}"]
+    return [groups[key] for key in sorted(groups)]
+
+
+def _by_reference(db: Database, by: str, raw: list[dict[str, Any]]) -> list[SummaryRow]:
+    uuids = sorted({row["key"][0] for row in raw if row["key"][0]})
+    if by == "contact":
+        names = sale_data.find_contact_names(db, uuids)
+        missing = _("(no contact)")
+    else:
+        names = {c["uuid"]: c["name"] for c in category_data.find_categories(db)}
+        missing = _("(no category)")
+    groups: dict[str, SummaryRow] = {}
+    for row in raw:
+        uuid = row["key"][0] or ""
+        group = groups.setdefault(
+            uuid, SummaryRow(names.get(uuid, missing) if uuid else missing)
+        )
+        group.values = [uuid]
+        group.add(row)
+    return sorted(groups.values(), key=lambda g: (-g.count, g.label))
+
+
+# --- chart -------------------------------------------------------------------
+
+CHART_BAR_HEIGHT = 22
+CHART_LABEL_WIDTH = 180
+CHART_BAR_WIDTH = 420
+
+
+def chart_bars(summary: Summary, currency: str) -> list[dict[str, Any]]:
+    """Return one bar per row: label, amount and width in pixels.
+
+    Amounts in different currencies cannot be added, so a chart shows one
+    currency; a row with none of it gets an empty bar.
+    """
+    largest = max((abs(r.amounts.get(currency, 0)) for r in summary.rows), default=0)
+    bars = []
+    for index, row in enumerate(summary.rows):
+        amount = row.amounts.get(currency, 0)
+        width = round(CHART_BAR_WIDTH * abs(amount) / largest) if largest else 0
+        bars.append(
+            {
+                "label": row.label,
+                "amount_minor": amount,
+                "width": width,
+                "y": index * CHART_BAR_HEIGHT,
+            }
+        )
+    return bars
+
+
+# --- export ------------------------------------------------------------------
+
+
+def export_summary(summary: Summary, target: Path, *, kind: str = "xlsx") -> int:
+    """Write a summary table with its total row; return the rows written."""
+    columns = [
+        ("label", summary.label),
+        ("count", _("Records")),
+        ("quantity", _("Quantity")),
+    ]
+    columns.extend(
+        (f"amount:{c}", _("Amount (%(currency)s)", currency=c))
+        for c in summary.currencies
+    )
+    rows = [
+        _export_row(row, summary.currencies) for row in (*summary.rows, summary.total)
+    ]
+    return write_table(target, kind, columns, rows, sheet_title=_("Summary"))
+
+
+def _export_row(row: SummaryRow, currencies: list[str]) -> dict[str, Any]:
+    record: dict[str, Any] = {
+        "label": row.label,
+        "count": row.count,
+        "quantity": money.quantity_decimal(row.quantity_milli),
+    }
+    for currency in currencies:
+        amount = row.amounts.get(currency)
+        if amount is not None:
+            record[f"amount:{currency}"] = money.to_decimal(amount, currency)
+    return record
