@@ -1,13 +1,390 @@
-"""Communication log pages."""
+"""Communication log pages: the list with filters, entries, trash."""
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template
+import re
+import secrets
+import shutil
+import tempfile
+from datetime import date, datetime
+from http import HTTPStatus
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from flask import (
+    Blueprint,
+    abort,
+    after_this_request,
+    flash,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    url_for,
+)
+from flask_babel import format_datetime
 from flask_babel import gettext as _
+from werkzeug.routing import BuildError
+from werkzeug.wrappers import Response
+
+from crm_web import web
+from crm_web.errors import UserError
+from crm_web.services import categories as category_service
+from crm_web.services import clock
+from crm_web.services import comm_log as log_service
+from crm_web.services import comm_log_files as log_files
+from crm_web.services import contacts as contact_service
+from crm_web.services.comm_log import (
+    CHANNELS,
+    NO_CATEGORY,
+    AppointmentsUnavailableError,
+    LogEntryInvalidError,
+    LogFilters,
+)
+from crm_web.services.exporting import content_type
 
 bp = Blueprint("log", __name__, url_prefix="/log")
+
+# Query arguments of the list's filters, carried to the detail page so that
+# its previous/next links follow the same list.
+FILTER_ARGS = ("from", "to", "contact", "who", "category", "channel", "q")
+_TOKEN = re.compile(r"[0-9a-f]{32}")
+
+
+@bp.app_template_filter("local_moment")
+def local_moment(value: datetime | None) -> str:
+    """Format a datetime already in the user's zone, without converting it."""
+    if value is None:
+        return ""
+    return str(format_datetime(value.replace(tzinfo=None), "short"))
+
+
+@bp.app_template_filter("user_datetime")
+def user_datetime(value: datetime | None) -> str:
+    """Format a stored UTC datetime in the zone of the time_zone setting."""
+    if value is None:
+        return ""
+    return local_moment(clock.to_local(value, user_zone()))
+
+
+@bp.app_template_global()
+def appointment_url(appointment_uuid: str) -> str:
+    """Return an appointment's page, or the appointments list."""
+    try:
+        return url_for("appointments.edit", uuid=appointment_uuid)
+    except BuildError:
+        return url_for("appointments.index")
+
+
+@bp.app_template_global()
+def timeline_url(item: dict[str, Any]) -> str:
+    """Return the page of a timeline item, or its area's list."""
+    if item["kind"] == "log":
+        return url_for("log.show", entry_id=item["id"])
+    if item["kind"] == "appointment":
+        return appointment_url(item["uuid"])
+    try:
+        return url_for("sales.edit", sale_id=item["id"])
+    except BuildError:
+        return url_for("sales.index")
+
+
+def user_zone() -> ZoneInfo:
+    return clock.user_zone(web.preferences()["time_zone"])
+
+
+def filters_from(args: Any) -> LogFilters:
+    """Read the list filters from request arguments, ignoring junk."""
+    contact = args.get("contact", "")
+    return LogFilters(
+        date_from=_date_arg(args.get("from")),
+        date_to=_date_arg(args.get("to")),
+        contact_id=int(contact) if contact.isdigit() else None,
+        contact_name=args.get("who", "").strip(),
+        category=args.get("category", ""),
+        channel=args.get("channel", "") if args.get("channel") in CHANNELS else "",
+        words=args.get("q", "").strip(),
+    )
+
+
+def _date_arg(raw: str | None) -> date | None:
+    try:
+        return date.fromisoformat(raw) if raw else None
+    except ValueError:
+        return None
+
+
+def filter_args() -> dict[str, str]:
+    """Return the request's non-empty filter arguments."""
+    return {k: request.args[k] for k in FILTER_ARGS if request.args.get(k)}
 
 
 @bp.get("/")
 def index() -> str:
-    return render_template("coming_soon.html", title=_("Communication log"), summary="")
+    filters = filters_from(request.args)
+    page = web.int_arg("page", 1, low=1)
+    size = int(web.preferences()["page_size"])
+    found = log_service.list_entries(
+        web.db(), filters, zone=user_zone(), offset=(page - 1) * size, limit=size
+    )
+    contact = None
+    if filters.contact_id is not None:
+        contact = contact_service.require_contact(web.db(), filters.contact_id)
+    return render_template(
+        "log/index.html",
+        filters=filters,
+        entries=found.entries,
+        total=found.total,
+        page=page,
+        pages=max(1, -(-found.total // size)),
+        contact=contact,
+        channels=CHANNELS,
+        categories=category_service.list_categories(web.db()),
+        no_category=NO_CATEGORY,
+        list_args=filter_args(),
+    )
+
+
+@bp.route("/new", methods=["GET", "POST"])
+def new() -> Any:
+    if request.method == "GET":
+        return _render_form(None, _new_values())
+    try:
+        entry = log_service.parse_entry(web.db(), request.form, zone=user_zone())
+        entry_id = log_service.create_entry(
+            web.db(), entry, owner=web.owner(), zone=user_zone()
+        )
+    except (LogEntryInvalidError, AppointmentsUnavailableError) as error:
+        return _render_form(None, request.form, error=error)
+    flash(_("Log entry saved."))
+    default = url_for(".show", entry_id=entry_id)
+    return redirect(web.safe_next(request.form.get("next"), default))
+
+
+def _new_values() -> dict[str, Any]:
+    now = clock.to_local(clock.now_utc(), user_zone())
+    values: dict[str, Any] = {
+        "occurred_at": now.strftime("%Y-%m-%dT%H:%M"),
+        "channel": "phone",
+        "next": request.args.get("next", ""),
+    }
+    contact_id = request.args.get("contact", "")
+    if contact_id.isdigit():
+        contact = contact_service.require_contact(web.db(), int(contact_id))
+        values["contact_id"] = contact["id"]
+        values["contact_query"] = contact["name"] or contact["company"]
+    return values
+
+
+@bp.get("/<int:entry_id>")
+def show(entry_id: int) -> str:
+    row = log_service.require_entry(web.db(), entry_id)
+    zone = user_zone()
+    previous_id, next_id = log_service.neighbours(
+        web.db(), filters_from(request.args), row, zone=zone
+    )
+    return render_template(
+        "log/show.html",
+        entry=log_service.entry_view(row, zone),
+        previous_id=previous_id,
+        next_id=next_id,
+        list_args=filter_args(),
+    )
+
+
+@bp.route("/<int:entry_id>/edit", methods=["GET", "POST"])
+def edit(entry_id: int) -> Any:
+    row = log_service.require_entry(web.db(), entry_id)
+    if request.method == "GET":
+        return _render_form(row, _edit_values(row))
+    try:
+        entry = log_service.parse_entry(web.db(), request.form, zone=user_zone())
+        log_service.update_entry(
+            web.db(),
+            entry_id,
+            entry,
+            version=request.form.get("version", type=int) or row["version"],
+            owner=web.owner(),
+            zone=user_zone(),
+        )
+    except (LogEntryInvalidError, AppointmentsUnavailableError) as error:
+        return _render_form(row, request.form, error=error)
+    flash(_("Log entry saved."))
+    return redirect(url_for(".show", entry_id=entry_id))
+
+
+def _edit_values(row: dict[str, Any]) -> dict[str, Any]:
+    local = clock.to_local(row["occurred_at"], user_zone())
+    follow_up = row["follow_up_on"]
+    return {
+        **row,
+        "contact_query": row["contact_name"] or row["contact_company"] or "",
+        "occurred_at": local.strftime("%Y-%m-%dT%H:%M"),
+        "follow_up_on": follow_up.isoformat() if follow_up else "",
+    }
+
+
+def _render_form(
+    row: dict[str, Any] | None, values: Any, error: Exception | None = None
+) -> tuple[str, int] | str:
+    html = render_template(
+        "log/form.html",
+        entry=row,
+        values=values,
+        channels=CHANNELS,
+        errors=getattr(error, "errors", {}),
+        choices=getattr(error, "choices", []),
+        message=error.message if error else "",  # type: ignore[attr-defined]
+        can_make_appointment=log_service.appointments_available(),
+        cancel_url=_cancel_url(row, values),
+    )
+    return (html, HTTPStatus.UNPROCESSABLE_ENTITY) if error else html
+
+
+def _cancel_url(row: dict[str, Any] | None, values: Any) -> str:
+    if row is not None:
+        return url_for(".show", entry_id=row["id"])
+    return web.safe_next(values.get("next"), url_for(".index"))
+
+
+@bp.post("/<int:entry_id>/delete")
+def delete(entry_id: int) -> Response:
+    log_service.set_deleted(web.db(), entry_id, deleted=True)
+    flash(_("The log entry was moved to the trash. You can restore it from there."))
+    return redirect(web.safe_next(request.form.get("next"), url_for(".index")))
+
+
+@bp.post("/<int:entry_id>/restore")
+def restore(entry_id: int) -> Response:
+    log_service.set_deleted(web.db(), entry_id, deleted=False)
+    flash(_("The log entry was restored."))
+    return redirect(url_for(".show", entry_id=entry_id))
+
+
+@bp.get("/trash")
+def trash() -> str:
+    page = web.int_arg("page", 1, low=1)
+    found = log_service.list_entries(
+        web.db(),
+        LogFilters(),
+        zone=user_zone(),
+        offset=(page - 1) * 100,
+        limit=100,
+        deleted=True,
+    )
+    return render_template(
+        "log/trash.html",
+        entries=found.entries,
+        total=found.total,
+        page=page,
+        pages=max(1, -(-found.total // 100)),
+    )
+
+
+# --- export and import --------------------------------------------------------
+
+
+@bp.get("/export")
+def export() -> Response:
+    kind = request.args.get("format", "xlsx")
+    if kind not in ("xlsx", "txt"):
+        kind = "xlsx"
+    folder = Path(tempfile.mkdtemp(dir=web.settings().work_dir))
+    path = folder / f"log.{kind}"
+    log_files.export_log(
+        web.db(), path, kind, filters_from(request.args), zone=user_zone()
+    )
+
+    @after_this_request
+    def remove(response: Response) -> Response:
+        response.call_on_close(lambda: shutil.rmtree(folder, ignore_errors=True))
+        return response
+
+    name = f"{_('communication-log')}-{clock.today(user_zone()).isoformat()}.{kind}"
+    return send_file(
+        path, as_attachment=True, download_name=name, mimetype=content_type(kind)
+    )
+
+
+def _upload_dir(token: str) -> Path:
+    if not _TOKEN.fullmatch(token):
+        abort(HTTPStatus.NOT_FOUND)
+    return web.settings().work_dir / "log-uploads" / token
+
+
+def _import_plan(token: str) -> log_files.LogImportPlan:
+    folder = _upload_dir(token)
+    meta = folder / "filename.txt"
+    if not meta.exists():
+        abort(HTTPStatus.NOT_FOUND)
+    filename = meta.read_text(encoding="utf-8")
+    return log_files.plan_log_import(folder / "upload.bin", filename=filename)
+
+
+@bp.get("/import")
+def import_start() -> str:
+    return render_template("log/import.html", step="upload")
+
+
+@bp.post("/import")
+def import_upload() -> Response:
+    file = request.files.get("file")
+    if file is None or not file.filename:
+        flash(_("Choose a file to import first."), "error")
+        return redirect(url_for(".import_start"))
+    token = secrets.token_hex(16)
+    folder = _upload_dir(token)
+    folder.mkdir(parents=True)
+    file.save(folder / "upload.bin")
+    # The original name is only ever shown, never used as a path.
+    name = Path(file.filename.replace("\\", "/")).name
+    (folder / "filename.txt").write_text(name, encoding="utf-8")
+    return redirect(url_for(".import_review", token=token))
+
+
+@bp.get("/import/<token>")
+def import_review(token: str) -> Any:
+    try:
+        plan = _import_plan(token)
+    except UserError as error:
+        return render_template(
+            "log/import.html", step="failed", message=error.message
+        ), error.status
+    rows = log_files.preview_log_import(
+        web.db(), plan, region=web.region(), zone=user_zone()
+    )
+    return render_template(
+        "log/import.html",
+        step="review",
+        token=token,
+        plan=plan,
+        rows=rows,
+        labels=dict(log_files.COLUMNS),
+    )
+
+
+@bp.post("/import/<token>")
+def import_run(token: str) -> Any:
+    plan = _import_plan(token)
+    summary = log_files.import_log_file(
+        web.db(),
+        plan,
+        owner=web.owner(),
+        region=web.region(),
+        zone=user_zone(),
+        work_dir=_upload_dir(token),
+        name=Path(plan.filename).stem,
+    )
+    return render_template("log/import.html", step="done", token=token, summary=summary)
+
+
+@bp.get("/import/<token>/rejected")
+def import_rejected(token: str) -> Response:
+    found = sorted(_upload_dir(token).glob("rejected-*"))
+    if not found:
+        abort(HTTPStatus.NOT_FOUND)
+    path = found[0]
+    return send_file(
+        path, as_attachment=True, download_name=path.name.removeprefix("rejected-")
+    )

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import func, select, update
 
 from crm_web.data.db import Database
-from crm_web.data.records import as_dicts, check_columns
+from crm_web.data.records import check_columns
 from crm_web.data.schema import appointments, utcnow
 
 REPEATS = ("daily", "weekly", "monthly")
@@ -18,6 +18,13 @@ LIVE_STATUSES = ("planned", "done")
 # A boolean compared with "=" lets MariaDB use an index that starts with
 # ``deleted``; "IS false" does not.
 _LIVE = appointments.c.deleted == False  # noqa: E712
+
+
+def _dicts(result: Any) -> list[dict[str, Any]]:
+    # zip over the result's keys is about twice as fast as row._mapping,
+    # which counts at the thousands of rows of a month view.
+    keys = list(result.keys())
+    return [dict(zip(keys, row, strict=True)) for row in result]
 
 
 def insert_appointment(db: Database, row: dict[str, Any]) -> None:
@@ -67,21 +74,29 @@ def find_single_between(
         )
         .order_by(appointments.c.starts_at, appointments.c.id)
     )
-    return as_dicts(db.execute(statement))
+    return _dicts(db.execute(statement))
 
 
 def find_series(
     db: Database, *, statuses: Sequence[str], starting_before: datetime | None = None
 ) -> list[dict[str, Any]]:
-    """Return repeating appointments, through the (status, repeat) index."""
+    """Return repeating appointments, through the (status, repeat) index.
+
+    ``deleted`` and ``starts_at`` are checked here, not in SQL: with them in
+    the WHERE clause SQLite prefers the (deleted, starts_at) index and reads
+    every row of the table.
+    """
     statement = select(appointments).where(
         appointments.c.status.in_(statuses),
         appointments.c.repeat.in_(REPEATS),
-        _LIVE,
     )
-    if starting_before is not None:
-        statement = statement.where(appointments.c.starts_at < starting_before)
-    return as_dicts(db.execute(statement.order_by(appointments.c.id)))
+    rows = _dicts(db.execute(statement.order_by(appointments.c.id)))
+    return [
+        row
+        for row in rows
+        if not row["deleted"]
+        and (starting_before is None or row["starts_at"] < starting_before)
+    ]
 
 
 def find_single(
@@ -99,7 +114,7 @@ def find_single(
         .limit(limit)
         .offset(offset)
     )
-    return as_dicts(db.execute(statement))
+    return _dicts(db.execute(statement))
 
 
 def count_single(db: Database, *, statuses: Sequence[str]) -> int:
@@ -118,7 +133,7 @@ def find_all(db: Database) -> list[dict[str, Any]]:
         .where(_LIVE)
         .order_by(appointments.c.starts_at, appointments.c.id)
     )
-    return as_dicts(db.execute(statement))
+    return _dicts(db.execute(statement))
 
 
 def find_for_contact(db: Database, contact_uuid: str) -> list[dict[str, Any]]:
@@ -128,7 +143,7 @@ def find_for_contact(db: Database, contact_uuid: str) -> list[dict[str, Any]]:
         .where(appointments.c.contact_uuid == contact_uuid, _LIVE)
         .order_by(appointments.c.starts_at.desc(), appointments.c.id.desc())
     )
-    return as_dicts(db.execute(statement))
+    return _dicts(db.execute(statement))
 
 
 def relink_contact(
@@ -150,3 +165,15 @@ def relink_contact(
         )
     )
     return int(result.rowcount)
+
+
+def insert_appointments(db: Database, rows: Sequence[dict[str, Any]]) -> None:
+    """Insert many appointments with one DBAPI executemany (same keys in each)."""
+    if not rows:
+        return
+    check_columns(appointments, rows[0])
+    names = list(rows[0])
+    columns = ", ".join(db.quote(name) for name in names)
+    marks = ", ".join(db.paramstyle_mark for _ in names)
+    sql = f"INSERT INTO appointments ({columns}) VALUES ({marks})"
+    db.executemany(sql, [tuple(row[name] for name in names) for row in rows])

@@ -1,0 +1,344 @@
+"""Queries on the communication log (comm_logs), with its contacts joined.
+
+The list is ordered newest first by (occurred_at, id), which the index
+(deleted, occurred_at) serves directly: SQLite and InnoDB both keep the
+primary key at the end of a secondary index, so a page reads only its rows.
+``deleted = false`` is written as an equality because MariaDB uses the index
+for it but not for ``deleted IS false``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    and_,
+    false,
+    func,
+    literal,
+    or_,
+    select,
+    true,
+    update,
+)
+
+from crm_web.data.db import Database
+from crm_web.data.records import as_dicts, check_columns
+from crm_web.data.schema import comm_logs, contacts, utcnow
+
+NO_CATEGORY = "none"
+LIKE_ESCAPE = "!"
+
+
+@dataclass(frozen=True)
+class LogQuery:
+    """Conditions on the log list; empty values do not filter.
+
+    Times are stored UTC; ``start`` is inclusive and ``end`` exclusive.
+    """
+
+    start: datetime | None = None
+    end: datetime | None = None
+    contact_uuid: str = ""
+    contact_name: str = ""
+    category_uuid: str = ""  # a category uuid, or NO_CATEGORY
+    channel: str = ""
+    words: tuple[str, ...] = ()
+    deleted: bool = False
+
+
+def _contact_columns() -> list[Any]:
+    return [
+        contacts.c.id.label("contact_id"),
+        contacts.c.name.label("contact_name"),
+        contacts.c.company.label("contact_company"),
+        contacts.c.deleted.label("contact_deleted"),
+    ]
+
+
+def _joined(*columns: Any) -> Select[Any]:
+    joined = comm_logs.outerjoin(contacts, contacts.c.uuid == comm_logs.c.contact_uuid)
+    return select(*columns).select_from(joined)
+
+
+def like_pattern(word: str) -> str:
+    """Return a lower-cased LIKE pattern that finds ``word`` anywhere."""
+    escaped = (
+        word.replace(LIKE_ESCAPE, LIKE_ESCAPE * 2)
+        .replace("%", LIKE_ESCAPE + "%")
+        .replace("_", LIKE_ESCAPE + "_")
+    )
+    return f"%{escaped.lower()}%"
+
+
+def _contains(column: Any, word: str) -> ColumnElement[bool]:
+    # lower() on both sides: SQLite's LIKE ignores ASCII case but MySQL's
+    # binary collation does not, so both compare lower-cased text.
+    pattern = func.lower(literal(like_pattern(word)))
+    return func.lower(column).like(pattern, escape=LIKE_ESCAPE)
+
+
+def _conditions(query: LogQuery) -> list[ColumnElement[bool]]:
+    log = comm_logs.c
+    deleted = true() if query.deleted else false()
+    conditions: list[ColumnElement[bool]] = [log.deleted == deleted]
+    if query.start is not None:
+        conditions.append(log.occurred_at >= query.start)
+    if query.end is not None:
+        conditions.append(log.occurred_at < query.end)
+    if query.contact_uuid:
+        conditions.append(log.contact_uuid == query.contact_uuid)
+    if query.channel:
+        conditions.append(log.channel == query.channel)
+    if query.category_uuid == NO_CATEGORY:
+        conditions.append(contacts.c.category_uuid.is_(None))
+    elif query.category_uuid:
+        conditions.append(contacts.c.category_uuid == query.category_uuid)
+    if query.contact_name:
+        conditions.append(
+            or_(
+                _contains(contacts.c.name, query.contact_name),
+                _contains(contacts.c.company, query.contact_name),
+            )
+        )
+    for word in query.words:
+        conditions.append(or_(_contains(log.title, word), _contains(log.content, word)))
+    return conditions
+
+
+def insert_log(db: Database, row: dict[str, Any]) -> int:
+    """Insert one entry and return its id."""
+    check_columns(comm_logs, row)
+    result = db.execute(comm_logs.insert().values(**row))
+    return int(result.inserted_primary_key[0])
+
+
+def insert_logs(db: Database, rows: Sequence[dict[str, Any]]) -> None:
+    """Insert many entries with one DBAPI executemany; all rows share keys."""
+    if not rows:
+        return
+    check_columns(comm_logs, rows[0])
+    names = list(rows[0])
+    columns = ", ".join(db.quote(name) for name in names)
+    marks = ", ".join(db.paramstyle_mark for _ in names)
+    sql = f"INSERT INTO comm_logs ({columns}) VALUES ({marks})"
+    db.executemany(sql, [tuple(row[name] for name in names) for row in rows])
+
+
+def get_log(db: Database, log_id: int) -> dict[str, Any] | None:
+    """Return one entry (deleted or not) with its contact's name, or None."""
+    statement = _joined(comm_logs, *_contact_columns()).where(comm_logs.c.id == log_id)
+    row = db.execute(statement).first()
+    return dict(row._mapping) if row else None
+
+
+def update_log(
+    db: Database,
+    log_id: int,
+    values: dict[str, Any],
+    *,
+    expected_version: int | None = None,
+) -> bool:
+    """Update an entry; return False if its version no longer matches."""
+    check_columns(comm_logs, values)
+    statement = update(comm_logs).where(comm_logs.c.id == log_id)
+    if expected_version is not None:
+        statement = statement.where(comm_logs.c.version == expected_version)
+    values = {**values, "version": comm_logs.c.version + 1}
+    result = db.execute(statement.values(**values))
+    return bool(result.rowcount)
+
+
+def find_logs(
+    db: Database, query: LogQuery, *, limit: int, offset: int = 0
+) -> list[dict[str, Any]]:
+    """Return one page of entries, newest first, with their contacts."""
+    statement = (
+        _filtered(query, comm_logs)
+        .order_by(comm_logs.c.occurred_at.desc(), comm_logs.c.id.desc())
+        .limit(limit)
+        .offset(offset)
+    )
+    return _with_contacts(db, as_dicts(db.execute(statement)))
+
+
+def _needs_contacts(query: LogQuery) -> bool:
+    return bool(query.category_uuid or query.contact_name)
+
+
+def _filtered(query: LogQuery, *columns: Any) -> Select[Any]:
+    """Select ``columns`` of matching entries, joining contacts only if needed.
+
+    A join on every query makes SQLite count and order through the join:
+    about 300 ms instead of under 10 ms for a page of 100,000 entries.
+    """
+    if _needs_contacts(query):
+        joined = comm_logs.join(contacts, contacts.c.uuid == comm_logs.c.contact_uuid)
+        return select(*columns).select_from(joined).where(*_conditions(query))
+    return select(*columns).select_from(comm_logs).where(*_conditions(query))
+
+
+def _with_contacts(db: Database, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Add each row's contact id, name, company and deleted flag."""
+    uuids = list({row["contact_uuid"] for row in rows})
+    found: dict[str, dict[str, Any]] = {}
+    if uuids:
+        statement = select(contacts.c.uuid, *_contact_columns()).where(
+            contacts.c.uuid.in_(uuids)
+        )
+        found = {row["uuid"]: row for row in as_dicts(db.execute(statement))}
+    empty = dict.fromkeys(
+        ("contact_id", "contact_name", "contact_company", "contact_deleted")
+    )
+    for row in rows:
+        contact = found.get(row["contact_uuid"], empty)
+        row.update({key: contact[key] for key in empty})
+    return rows
+
+
+def find_logs_after(
+    db: Database,
+    query: LogQuery,
+    *,
+    after: tuple[datetime, int] | None,
+    limit: int,
+) -> list[dict[str, Any]]:
+    """Return the entries after ``(occurred_at, id)`` in list order.
+
+    Keyset paging: each chunk of an export costs the same however deep it
+    is, unlike an OFFSET.
+    """
+    statement = _joined(
+        comm_logs,
+        *_contact_columns(),
+        contacts.c.mobile.label("contact_mobile"),
+        contacts.c.phone.label("contact_phone"),
+        contacts.c.email.label("contact_email"),
+    ).where(*_conditions(query))
+    if after is not None:
+        occurred_at, log_id = after
+        statement = statement.where(
+            or_(
+                comm_logs.c.occurred_at < occurred_at,
+                and_(comm_logs.c.occurred_at == occurred_at, comm_logs.c.id < log_id),
+            )
+        )
+    statement = statement.order_by(
+        comm_logs.c.occurred_at.desc(), comm_logs.c.id.desc()
+    ).limit(limit)
+    return as_dicts(db.execute(statement))
+
+
+def count_logs(db: Database, query: LogQuery) -> int:
+    """Return how many entries match ``query``."""
+    statement = _filtered(query, func.count())
+    return int(db.execute(statement).scalar_one())
+
+
+def find_neighbours(
+    db: Database, query: LogQuery, *, occurred_at: datetime, log_id: int
+) -> tuple[int | None, int | None]:
+    """Return the ids of the entries before and after one, in list order.
+
+    The list runs newest first, so the previous entry is the next newer one.
+    """
+    log = comm_logs.c
+    newer = or_(
+        log.occurred_at > occurred_at,
+        and_(log.occurred_at == occurred_at, log.id > log_id),
+    )
+    older = or_(
+        log.occurred_at < occurred_at,
+        and_(log.occurred_at == occurred_at, log.id < log_id),
+    )
+    previous = (
+        _filtered(query, log.id)
+        .where(newer)
+        .order_by(log.occurred_at.asc(), log.id.asc())
+        .limit(1)
+    )
+    following = (
+        _filtered(query, log.id)
+        .where(older)
+        .order_by(log.occurred_at.desc(), log.id.desc())
+        .limit(1)
+    )
+    return (
+        db.execute(previous).scalar_one_or_none(),
+        db.execute(following).scalar_one_or_none(),
+    )
+
+
+def find_for_contact(
+    db: Database, contact_uuid: str, *, limit: int = 100
+) -> list[dict[str, Any]]:
+    """Return a contact's live entries, newest first."""
+    statement = (
+        select(comm_logs)
+        .where(comm_logs.c.contact_uuid == contact_uuid, comm_logs.c.deleted == false())
+        .order_by(comm_logs.c.occurred_at.desc(), comm_logs.c.id.desc())
+        .limit(limit)
+    )
+    return as_dicts(db.execute(statement))
+
+
+def find_keys_for_contact(
+    db: Database, contact_uuid: str
+) -> set[tuple[datetime, str, str]]:
+    """Return (occurred_at, channel, title) of a contact's live entries."""
+    statement = select(
+        comm_logs.c.occurred_at, comm_logs.c.channel, comm_logs.c.title
+    ).where(comm_logs.c.contact_uuid == contact_uuid, comm_logs.c.deleted == false())
+    return {(row[0], row[1], row[2]) for row in db.execute(statement)}
+
+
+def find_recent(db: Database, limit: int) -> list[dict[str, Any]]:
+    """Return the newest live entries with their contacts."""
+    return find_logs(db, LogQuery(), limit=limit)
+
+
+def find_follow_ups_due(
+    db: Database, *, on_or_before: date, limit: int = 200
+) -> list[dict[str, Any]]:
+    """Return live entries whose follow-up day is ``on_or_before`` or earlier.
+
+    Oldest follow-up first, with their contacts.
+    """
+    # NOTE: comm_logs has no "follow-up done" column, so an entry stays due
+    # until its follow-up date is cleared or the entry is deleted.
+    statement = (
+        _joined(comm_logs, *_contact_columns())
+        .where(
+            comm_logs.c.deleted == false(),
+            comm_logs.c.follow_up_on.is_not(None),
+            comm_logs.c.follow_up_on <= on_or_before,
+        )
+        .order_by(comm_logs.c.follow_up_on.asc(), comm_logs.c.id.asc())
+        .limit(limit)
+    )
+    return as_dicts(db.execute(statement))
+
+
+def relink_contact(
+    db: Database, from_uuid: str, to_uuid: str, *, revision: int | None = None
+) -> int:
+    """Move every entry of one contact to another; return the count.
+
+    ``revision`` is accepted so a merge can pass the same arguments to
+    every area, but comm_logs has no revision column, so it is unused.
+    """
+    result = db.execute(
+        update(comm_logs)
+        .where(comm_logs.c.contact_uuid == from_uuid)
+        .values(
+            contact_uuid=to_uuid,
+            updated_at=utcnow(),
+            version=comm_logs.c.version + 1,
+        )
+    )
+    return int(result.rowcount)

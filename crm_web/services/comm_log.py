@@ -1,0 +1,442 @@
+"""The communication log: validating entries, listing, trash, follow-ups.
+
+Entries store when the exchange happened in UTC (``occurred_at``) and show
+it in the user's zone. The follow-up day is a local calendar date. A
+follow-up can also become an appointment, created by the appointments
+service inside the same transaction as the entry.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from types import ModuleType
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+
+from crm_web.data import comm_logs as log_data
+from crm_web.data import contacts as contact_data
+from crm_web.data.comm_logs import NO_CATEGORY as NO_CATEGORY
+from crm_web.data.comm_logs import LogQuery
+from crm_web.data.db import Database
+from crm_web.data.records import new_record
+from crm_web.data.schema import utcnow
+from crm_web.errors import NotFoundError, UserError, VersionConflictError
+from crm_web.services import clock, text
+from crm_web.services.importing.values import parse_date, parse_datetime, parse_time
+
+log = logging.getLogger(__name__)
+
+CHANNELS: dict[str, Any] = {
+    "phone": _l("Phone"),
+    "wechat": _l("WeChat"),
+    "qq": _l("QQ"),
+    "whatsapp": _l("WhatsApp"),
+    "email": _l("E-mail"),
+    "visit": _l("Visit"),
+    "meeting": _l("Meeting"),
+    "exhibition": _l("Exhibition"),
+    "other": _l("Other"),
+}
+TITLE_MAX = 200
+CONTENT_MAX = 20000
+# MySQL's TEXT column takes at most 65,535 bytes, which 20,000 characters
+# can pass when many of them are emoji (4 bytes in UTF-8).
+CONTENT_MAX_BYTES = 65535
+APPOINTMENT_MINUTES = 30
+DEFAULT_FOLLOW_UP_TIME = time(9, 0)
+CONTACT_CHOICES = 10
+APPOINTMENTS_MODULE = "crm_web.services.appointments"
+
+
+class LogEntryInvalidError(UserError):
+    """One or more fields of a log entry form are invalid."""
+
+    def __init__(
+        self, errors: dict[str, str], choices: list[dict[str, Any]] | None = None
+    ) -> None:
+        super().__init__(" ".join(errors.values()))
+        self.errors = errors
+        self.choices = choices or []
+
+
+class AppointmentsUnavailableError(UserError):
+    def __init__(self) -> None:
+        super().__init__(
+            _(
+                "Appointments cannot be created in this version of R9 CRM. "
+                "Untick “also create an appointment” and save again."
+            )
+        )
+
+
+@dataclass(frozen=True)
+class LogFilters:
+    """The list's filters as the user types them; empty values do not filter."""
+
+    date_from: date | None = None
+    date_to: date | None = None
+    contact_id: int | None = None
+    contact_name: str = ""
+    category: str = ""  # a category uuid, or NO_CATEGORY
+    channel: str = ""
+    words: str = ""
+
+    def is_empty(self) -> bool:
+        return self == LogFilters()
+
+
+@dataclass
+class EntryInput:
+    """Validated entry values, ready to store."""
+
+    values: dict[str, Any]
+    appointment_at: datetime | None = None  # local start, when requested
+    contact: dict[str, Any] = field(default_factory=dict)
+
+
+# --- reading the form -------------------------------------------------------
+
+
+def parse_entry(db: Database, raw: Mapping[str, Any], *, zone: ZoneInfo) -> EntryInput:
+    """Validate typed values; raise LogEntryInvalidError naming each bad one."""
+    errors: dict[str, str] = {}
+    contact, choices = _resolve_contact(db, raw, errors)
+    occurred = _parse_occurred(raw.get("occurred_at"), errors)
+    channel = text.clean(raw.get("channel")) or "other"
+    if channel not in CHANNELS:
+        errors["channel"] = _(
+            "Channel “%(value)s” is not one of the listed channels. Choose one "
+            "from the list.",
+            value=channel,
+        )
+    title = " ".join(text.clean(raw.get("title")).split())
+    content = _clean_content(raw.get("content"))
+    _check_lengths(title, content, errors)
+    follow_up = _parse_follow_up(raw.get("follow_up_on"), errors)
+    appointment_at = _appointment_start(raw, follow_up, errors)
+    if errors:
+        raise LogEntryInvalidError(errors, choices)
+    assert contact is not None and occurred is not None
+    values = {
+        "contact_uuid": contact["uuid"],
+        "occurred_at": clock.to_utc(occurred, zone),
+        "channel": channel,
+        "title": title,
+        "content": content,
+        "follow_up_on": follow_up,
+    }
+    return EntryInput(values, appointment_at, contact)
+
+
+def _resolve_contact(
+    db: Database, raw: Mapping[str, Any], errors: dict[str, str]
+) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
+    """Return the chosen contact, or record why none is, with candidates."""
+    chosen = str(raw.get("contact_id") or "").strip()
+    if chosen.isdigit():
+        contact = contact_data.get_contact(db, int(chosen))
+        if contact is not None:
+            return contact, []
+    typed = text.clean(raw.get("contact_query"))
+    if not typed:
+        errors["contact"] = _(
+            "Choose the contact: type part of a name, phone or company and "
+            "pick one of the matches."
+        )
+        return None, []
+    from crm_web.services.search import search_contacts
+
+    found = search_contacts(db, typed, limit=CONTACT_CHOICES)
+    matches = contact_data.find_contacts_by_ids(db, found.ids)
+    if found.total == 1:
+        return matches[0], []
+    if not matches:
+        errors["contact"] = _(
+            "No contact matches “%(value)s”. Check the spelling or create the "
+            "contact first.",
+            value=typed,
+        )
+    else:
+        errors["contact"] = _(
+            "%(count)s contacts match “%(value)s”. Pick one of them below.",
+            count=found.total,
+            value=typed,
+        )
+    return None, matches
+
+
+def _parse_occurred(raw: Any, errors: dict[str, str]) -> datetime | None:
+    value = text.clean(raw)
+    if not value:
+        errors["occurred_at"] = _("Enter the date and time of the exchange.")
+        return None
+    try:
+        parsed: datetime | None = datetime.fromisoformat(value)
+    except ValueError:
+        parsed = parse_datetime(value)
+    if parsed is None:
+        day = parse_date(value)
+        parsed = datetime.combine(day, time()) if day else None
+    if parsed is None:
+        errors["occurred_at"] = _(
+            "Date and time “%(value)s” is not valid. Type it as 2024-03-15 14:30.",
+            value=value,
+        )
+        return None
+    return parsed.replace(tzinfo=None, second=0, microsecond=0)
+
+
+def _clean_content(raw: Any) -> str:
+    # Line breaks are kept; only Windows and old Mac line ends are unified.
+    value = "" if raw is None else str(raw)
+    value = value.replace("\r\n", "\n").replace("\r", "\n")
+    return text.clean(value)
+
+
+def _check_lengths(title: str, content: str, errors: dict[str, str]) -> None:
+    if not (title or content):
+        errors["title"] = _("Enter a title or some content: an entry needs one.")
+    if len(title) > TITLE_MAX:
+        errors["title"] = _(
+            "Title is %(length)s characters long; the limit is %(max)s. Shorten "
+            "it and put the details in the content.",
+            length=len(title),
+            max=TITLE_MAX,
+        )
+    if len(content) > CONTENT_MAX or len(content.encode()) > CONTENT_MAX_BYTES:
+        errors["content"] = _(
+            "Content is %(length)s characters long; the limit is %(max)s, or "
+            "fewer with many emoji. Split it into two entries.",
+            length=len(content),
+            max=CONTENT_MAX,
+        )
+
+
+def _parse_follow_up(raw: Any, errors: dict[str, str]) -> date | None:
+    value = text.clean(raw)
+    if not value:
+        return None
+    parsed = parse_date(value)
+    if parsed is None:
+        errors["follow_up_on"] = _(
+            "Follow-up date “%(value)s” is not a date. Type it as 2024-03-15.",
+            value=value,
+        )
+    return parsed
+
+
+def _appointment_start(
+    raw: Mapping[str, Any], follow_up: date | None, errors: dict[str, str]
+) -> datetime | None:
+    if not raw.get("make_appointment"):
+        return None
+    if follow_up is None:
+        if "follow_up_on" not in errors:
+            errors["follow_up_on"] = _(
+                "Choose a follow-up date for the appointment, or untick “also "
+                "create an appointment”."
+            )
+        return None
+    typed = text.clean(raw.get("follow_up_time"))
+    at = parse_time(typed) if typed else DEFAULT_FOLLOW_UP_TIME
+    if at is None:
+        errors["follow_up_time"] = _(
+            "Time “%(value)s” is not valid. Type it as 09:30.", value=typed
+        )
+        return None
+    return datetime.combine(follow_up, at)
+
+
+# --- writing ----------------------------------------------------------------
+
+
+def appointments_service() -> ModuleType | None:
+    """Return the appointments service module, or None where it is missing."""
+    try:
+        module = importlib.import_module(APPOINTMENTS_MODULE)
+    except ImportError:
+        return None
+    return module
+
+
+def appointments_available() -> bool:
+    module = appointments_service()
+    return module is not None and hasattr(module, "create_appointment")
+
+
+def _create_appointment(
+    db: Database, entry: EntryInput, *, owner: str, zone: ZoneInfo
+) -> str:
+    module = appointments_service()
+    create = getattr(module, "create_appointment", None)
+    if create is None or entry.appointment_at is None:
+        raise AppointmentsUnavailableError()
+    values = entry.values
+    subject = values["title"] or values["content"].split("\n", 1)[0]
+    starts = entry.appointment_at
+    appointment = {
+        "contact_uuid": values["contact_uuid"],
+        "title": _("Follow up: %(subject)s", subject=subject)[:TITLE_MAX],
+        "starts_at_local": starts,
+        "ends_at_local": starts + timedelta(minutes=APPOINTMENT_MINUTES),
+        "location": "",
+        "notes": values["content"],
+        "reminder_minutes": None,
+    }
+    try:
+        return str(create(db, appointment, owner=owner, zone=zone))
+    except UserError as error:
+        # The appointment's own fields are not on this form, so its problem
+        # is reported next to the follow-up time.
+        raise LogEntryInvalidError({"follow_up_time": error.message}) from error
+
+
+def create_entry(db: Database, entry: EntryInput, *, owner: str, zone: ZoneInfo) -> int:
+    """Store a new entry, and its follow-up appointment if asked; return its id."""
+
+    def work(db: Database) -> int:
+        row = {**new_record(owner), **entry.values}
+        if entry.appointment_at is not None:
+            row["appointment_uuid"] = _create_appointment(
+                db, entry, owner=owner, zone=zone
+            )
+        return log_data.insert_log(db, row)
+
+    entry_id = db.write(work)
+    log.info("Log entry %s created", entry_id)
+    return entry_id
+
+
+def update_entry(
+    db: Database,
+    entry_id: int,
+    entry: EntryInput,
+    *,
+    version: int,
+    owner: str,
+    zone: ZoneInfo,
+) -> None:
+    """Save an edited entry, refusing if someone saved it meanwhile."""
+    current = require_entry(db, entry_id)
+
+    def work(db: Database) -> bool:
+        values = {**entry.values, "updated_at": utcnow()}
+        if entry.appointment_at is not None and not current["appointment_uuid"]:
+            values["appointment_uuid"] = _create_appointment(
+                db, entry, owner=owner, zone=zone
+            )
+        return log_data.update_log(db, entry_id, values, expected_version=version)
+
+    if not db.write(work):
+        raise VersionConflictError(entry_label(current))
+    log.info("Log entry %s updated", entry_id)
+
+
+def set_deleted(db: Database, entry_id: int, *, deleted: bool) -> None:
+    """Move an entry to the trash, or restore it from there."""
+    require_entry(db, entry_id)
+
+    def work(db: Database) -> None:
+        now = utcnow()
+        log_data.update_log(
+            db,
+            entry_id,
+            {"deleted": deleted, "deleted_at": now if deleted else None},
+        )
+
+    db.write(work)
+    log.info("Log entry %s %s", entry_id, "deleted" if deleted else "restored")
+
+
+# --- reading ----------------------------------------------------------------
+
+
+def require_entry(db: Database, entry_id: int) -> dict[str, Any]:
+    """Return an entry with its contact, or raise NotFoundError."""
+    row = log_data.get_log(db, entry_id)
+    if row is None:
+        raise NotFoundError(_("Log entry"), entry_id)
+    return row
+
+
+def entry_label(row: Mapping[str, Any]) -> str:
+    """Return the entry's title, or its content's first line when untitled."""
+    if row.get("title"):
+        return str(row["title"])
+    first = str(row.get("content") or "").split("\n", 1)[0]
+    return first[:80] or _("(no title)")
+
+
+def entry_view(row: Mapping[str, Any], zone: ZoneInfo) -> dict[str, Any]:
+    """Return an entry with its local time, channel label and display title."""
+    view = dict(row)
+    view["occurred_local"] = clock.to_local(row["occurred_at"], zone)
+    view["channel_label"] = CHANNELS.get(row["channel"], row["channel"])
+    view["label"] = entry_label(row)
+    return view
+
+
+def log_query(db: Database, filters: LogFilters, *, zone: ZoneInfo) -> LogQuery:
+    """Turn the user's filters into stored-time conditions."""
+    start = end = None
+    if filters.date_from:
+        start = clock.to_utc(datetime.combine(filters.date_from, time()), zone)
+    if filters.date_to:
+        next_day = datetime.combine(filters.date_to + timedelta(days=1), time())
+        end = clock.to_utc(next_day, zone)
+    contact_uuid = ""
+    if filters.contact_id is not None:
+        contact = contact_data.get_contact(db, filters.contact_id)
+        # An unknown contact id matches nothing rather than everything.
+        contact_uuid = contact["uuid"] if contact else "-"
+    category = filters.category
+    return LogQuery(
+        start=start,
+        end=end,
+        contact_uuid=contact_uuid,
+        contact_name=text.clean(filters.contact_name),
+        category_uuid=category if category else "",
+        channel=filters.channel if filters.channel in CHANNELS else "",
+        words=tuple(filters.words.split()),
+    )
+
+
+@dataclass
+class LogPage:
+    entries: list[dict[str, Any]]
+    total: int
+
+
+def list_entries(
+    db: Database,
+    filters: LogFilters,
+    *,
+    zone: ZoneInfo,
+    offset: int,
+    limit: int,
+    deleted: bool = False,
+) -> LogPage:
+    """Return one page of matching entries, newest first, and the total."""
+    query = log_query(db, filters, zone=zone)
+    if deleted:
+        query = LogQuery(deleted=True)
+    rows = log_data.find_logs(db, query, limit=limit, offset=offset)
+    total = log_data.count_logs(db, query)
+    return LogPage([entry_view(r, zone) for r in rows], total)
+
+
+def neighbours(
+    db: Database, filters: LogFilters, entry: Mapping[str, Any], *, zone: ZoneInfo
+) -> tuple[int | None, int | None]:
+    """Return the previous (newer) and next (older) entry ids in the list."""
+    query = log_query(db, filters, zone=zone)
+    return log_data.find_neighbours(
+        db, query, occurred_at=entry["occurred_at"], log_id=entry["id"]
+    )

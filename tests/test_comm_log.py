@@ -1,0 +1,485 @@
+"""The communication log's data and service layers, on SQLite and MariaDB."""
+
+from __future__ import annotations
+
+import sys
+import types
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import openpyxl
+import pytest
+from sqlalchemy import select
+
+from crm_web.data import comm_logs as log_data
+from crm_web.data.db import Database
+from crm_web.data.records import UnknownColumnError
+from crm_web.data.schema import appointments
+from crm_web.errors import UserError, VersionConflictError
+from crm_web.services import categories as category_service
+from crm_web.services import comm_log as log_service
+from crm_web.services import comm_log_files as log_files
+from crm_web.services import contacts as contact_service
+from crm_web.services.comm_log import LogEntryInvalidError, LogFilters
+from crm_web.services.timeline import timeline_for_contact
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
+def add_contact(db: Database, **values: str) -> dict[str, Any]:
+    contact = contact_service.parse_form(values)
+    contact_id = contact_service.create_contact(
+        db, contact, owner="Test", region="CN", allow_duplicate=True
+    )
+    return contact_service.require_contact(db, contact_id)
+
+
+def add_entry(db: Database, contact: dict[str, Any], **values: Any) -> int:
+    raw = {
+        "contact_id": str(contact["id"]),
+        "occurred_at": "2024-03-15T10:30",
+        "channel": "phone",
+        "title": "Price call",
+        "content": "",
+        **values,
+    }
+    entry = log_service.parse_entry(db, raw, zone=SHANGHAI)
+    return log_service.create_entry(db, entry, owner="Test", zone=SHANGHAI)
+
+
+def listed(db: Database, filters: LogFilters | None = None) -> list[str]:
+    page = log_service.list_entries(
+        db, filters or LogFilters(), zone=SHANGHAI, offset=0, limit=100
+    )
+    return [e["title"] for e in page.entries]
+
+
+@pytest.fixture
+def zhang(db: Database) -> dict[str, Any]:
+    return add_contact(db, name="张小明", company="东方贸易", mobile="13812345678")
+
+
+# --- entries ----------------------------------------------------------------
+
+
+def test_entry_stores_utc_and_shows_local(db: Database, zhang: dict) -> None:
+    entry_id = add_entry(db, zhang, occurred_at="2024-03-15T10:30")
+    row = log_service.require_entry(db, entry_id)
+    assert row["occurred_at"] == datetime(2024, 3, 15, 2, 30)
+    view = log_service.entry_view(row, SHANGHAI)
+    assert view["occurred_local"].replace(tzinfo=None) == datetime(2024, 3, 15, 10, 30)
+
+
+def test_entry_keeps_line_breaks(db: Database, zhang: dict) -> None:
+    entry_id = add_entry(db, zhang, content="第一行\r\n第二行\n\n第四行 😀")
+    row = log_service.require_entry(db, entry_id)
+    assert row["content"] == "第一行\n第二行\n\n第四行 😀"
+
+
+def test_entry_stores_follow_up_as_local_date(db: Database, zhang: dict) -> None:
+    entry_id = add_entry(db, zhang, follow_up_on="2024-03-20")
+    assert log_service.require_entry(db, entry_id)["follow_up_on"] == date(2024, 3, 20)
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "expected"),
+    [
+        ("occurred_at", "", "Enter the date and time"),
+        ("occurred_at", "yesterday-ish", "“yesterday-ish” is not valid"),
+        ("channel", "fax", "Channel “fax” is not one of"),
+        ("follow_up_on", "2024-02-30", "“2024-02-30” is not a date"),
+        ("title", "x" * 201, "Title is 201 characters long"),
+    ],
+)
+def test_parse_entry_rejects_bad_value(
+    db: Database, zhang: dict, field: str, value: str, expected: str
+) -> None:
+    raw = {"contact_id": str(zhang["id"]), "occurred_at": "2024-03-15T10:30"}
+    raw.update(title="t", channel="phone")
+    raw[field] = value
+    with pytest.raises(LogEntryInvalidError) as caught:
+        log_service.parse_entry(db, raw, zone=SHANGHAI)
+    assert expected in caught.value.errors[field]
+
+
+def test_parse_entry_needs_title_or_content(db: Database, zhang: dict) -> None:
+    raw = {"contact_id": str(zhang["id"]), "occurred_at": "2024-03-15 10:30"}
+    with pytest.raises(LogEntryInvalidError) as caught:
+        log_service.parse_entry(db, raw, zone=SHANGHAI)
+    assert "title" in caught.value.errors
+
+
+def test_parse_entry_finds_contact_by_query(db: Database, zhang: dict) -> None:
+    raw = {"contact_query": "13812345678", "occurred_at": "2024-03-15 10:30"}
+    entry = log_service.parse_entry(db, {**raw, "title": "t"}, zone=SHANGHAI)
+    assert entry.values["contact_uuid"] == zhang["uuid"]
+
+
+def test_parse_entry_offers_choices_when_ambiguous(db: Database) -> None:
+    add_contact(db, name="李华", company="南方物流")
+    add_contact(db, name="李华", company="北方建材")
+    raw = {"contact_query": "李华", "occurred_at": "2024-03-15 10:30", "title": "t"}
+    with pytest.raises(LogEntryInvalidError) as caught:
+        log_service.parse_entry(db, raw, zone=SHANGHAI)
+    assert len(caught.value.choices) == 2
+    assert "2 contacts match “李华”" in caught.value.errors["contact"]
+
+
+def test_insert_rejects_unknown_column(db: Database) -> None:
+    with pytest.raises(UnknownColumnError):
+        log_data.insert_log(db, {"titel": "typo"})
+
+
+def test_update_with_old_version_conflicts(db: Database, zhang: dict) -> None:
+    entry_id = add_entry(db, zhang)
+    raw = {"contact_id": str(zhang["id"]), "occurred_at": "2024-03-15T11:00"}
+    entry = log_service.parse_entry(db, {**raw, "title": "New"}, zone=SHANGHAI)
+    log_service.update_entry(
+        db, entry_id, entry, version=1, owner="Test", zone=SHANGHAI
+    )
+    with pytest.raises(VersionConflictError):
+        log_service.update_entry(
+            db, entry_id, entry, version=1, owner="Test", zone=SHANGHAI
+        )
+    assert log_service.require_entry(db, entry_id)["version"] == 2
+
+
+def test_delete_moves_entry_to_trash(db: Database, zhang: dict) -> None:
+    entry_id = add_entry(db, zhang, title="Gone")
+    log_service.set_deleted(db, entry_id, deleted=True)
+    trash = log_service.list_entries(
+        db, LogFilters(), zone=SHANGHAI, offset=0, limit=10, deleted=True
+    )
+    assert listed(db) == []
+    assert [e["title"] for e in trash.entries] == ["Gone"]
+
+
+def test_restore_brings_entry_back(db: Database, zhang: dict) -> None:
+    entry_id = add_entry(db, zhang, title="Back")
+    log_service.set_deleted(db, entry_id, deleted=True)
+    log_service.set_deleted(db, entry_id, deleted=False)
+    assert listed(db) == ["Back"]
+
+
+# --- list, filters, neighbours ---------------------------------------------
+
+
+@pytest.fixture
+def week(db: Database, zhang: dict) -> dict[str, Any]:
+    """Four entries over four days, two contacts, two categories."""
+    buyers = category_service.create_category(db, "Buyers", owner="Test")
+    li = add_contact(db, name="李华", company="南方物流")
+    contact_service.update_contact(
+        db,
+        li["id"],
+        contact_service.parse_form({"name": "李华", "category_uuid": buyers}),
+        version=li["version"],
+        region="CN",
+    )
+    add_entry(db, zhang, occurred_at="2024-03-01T09:00", title="Quote 50% off")
+    add_entry(db, li, occurred_at="2024-03-02T23:30", title="WeChat hello",
+              channel="wechat", content="Sample SHIPPED today")  # fmt: skip
+    add_entry(db, zhang, occurred_at="2024-03-03T00:30", title="Visit plan",
+              channel="visit")  # fmt: skip
+    add_entry(db, li, occurred_at="2024-03-04T15:00", title="Order_2024")
+    return {"zhang": zhang, "li": li, "buyers": buyers}
+
+
+def test_list_is_newest_first(db: Database, week: dict) -> None:
+    assert listed(db) == ["Order_2024", "Visit plan", "WeChat hello", "Quote 50% off"]
+
+
+@pytest.mark.parametrize(
+    ("filters", "expected"),
+    [
+        (LogFilters(date_from=date(2024, 3, 2), date_to=date(2024, 3, 2)),
+         ["WeChat hello"]),
+        (LogFilters(date_from=date(2024, 3, 3)), ["Order_2024", "Visit plan"]),
+        (LogFilters(channel="wechat"), ["WeChat hello"]),
+        (LogFilters(words="shipped"), ["WeChat hello"]),
+        (LogFilters(words="50%"), ["Quote 50% off"]),
+        (LogFilters(words="r_2"), ["Order_2024"]),
+        (LogFilters(words="visit plan"), ["Visit plan"]),
+        (LogFilters(contact_name="东方"), ["Visit plan", "Quote 50% off"]),
+        (LogFilters(category="none"), ["Visit plan", "Quote 50% off"]),
+    ],
+)  # fmt: skip
+def test_list_filter(
+    db: Database, week: dict, filters: LogFilters, expected: list[str]
+) -> None:
+    assert listed(db, filters) == expected
+
+
+def test_list_filters_by_category(db: Database, week: dict) -> None:
+    filters = LogFilters(category=week["buyers"])
+    assert listed(db, filters) == ["Order_2024", "WeChat hello"]
+
+
+def test_list_filters_by_contact(db: Database, week: dict) -> None:
+    filters = LogFilters(contact_id=week["zhang"]["id"])
+    assert listed(db, filters) == ["Visit plan", "Quote 50% off"]
+
+
+def test_list_pages_and_counts(db: Database, week: dict) -> None:
+    page = log_service.list_entries(db, LogFilters(), zone=SHANGHAI, offset=2, limit=2)
+    assert [e["title"] for e in page.entries] == ["WeChat hello", "Quote 50% off"]
+    assert page.total == 4
+
+
+def test_neighbours_follow_the_filter(db: Database, week: dict) -> None:
+    filters = LogFilters(contact_id=week["zhang"]["id"])
+    entries = log_service.list_entries(
+        db, filters, zone=SHANGHAI, offset=0, limit=10
+    ).entries
+    newer, older = entries
+    assert log_service.neighbours(db, filters, newer, zone=SHANGHAI) == (
+        None,
+        older["id"],
+    )
+    assert log_service.neighbours(db, filters, older, zone=SHANGHAI) == (
+        newer["id"],
+        None,
+    )
+
+
+def test_neighbours_break_ties_by_id(db: Database, zhang: dict) -> None:
+    first = add_entry(db, zhang, title="A")
+    second = add_entry(db, zhang, title="B")
+    row = log_service.require_entry(db, first)
+    assert log_service.neighbours(db, LogFilters(), row, zone=SHANGHAI) == (
+        second,
+        None,
+    )
+
+
+# --- functions for the home page and merge ---------------------------------
+
+
+def test_relink_contact_moves_entries(db: Database, zhang: dict) -> None:
+    other = add_contact(db, name="Zhang Xiaoming")
+    add_entry(db, other, title="Moved")
+    moved = db.write(
+        lambda db: log_data.relink_contact(db, other["uuid"], zhang["uuid"])
+    )
+    assert moved == 1
+    assert listed(db, LogFilters(contact_id=zhang["id"])) == ["Moved"]
+
+
+def test_follow_ups_due_on_or_before(db: Database, zhang: dict) -> None:
+    add_entry(db, zhang, title="Due", follow_up_on="2024-03-20")
+    add_entry(db, zhang, title="Later", follow_up_on="2024-03-21")
+    add_entry(db, zhang, title="None")
+    due = log_data.find_follow_ups_due(db, on_or_before=date(2024, 3, 20))
+    assert [row["title"] for row in due] == ["Due"]
+    assert due[0]["contact_name"] == "张小明"
+
+
+def test_find_recent_limits_rows(db: Database, week: dict) -> None:
+    recent = log_data.find_recent(db, 2)
+    assert [row["title"] for row in recent] == ["Order_2024", "Visit plan"]
+
+
+# --- follow-up appointments and the timeline -------------------------------
+
+
+def test_follow_up_creates_appointment(db: Database, zhang: dict) -> None:
+    entry_id = add_entry(
+        db,
+        zhang,
+        title="Send catalogue",
+        follow_up_on="2024-03-20",
+        make_appointment="1",
+        follow_up_time="14:00",
+    )
+    row = log_service.require_entry(db, entry_id)
+    statement = select(appointments).where(
+        appointments.c.uuid == row["appointment_uuid"]
+    )
+    stored = db.execute(statement).one()._mapping
+    assert stored["title"] == "Follow up: Send catalogue"
+    assert stored["starts_at"] == datetime(2024, 3, 20, 6, 0)
+    assert stored["contact_uuid"] == zhang["uuid"]
+
+
+def test_follow_up_appointment_needs_date(db: Database, zhang: dict) -> None:
+    with pytest.raises(LogEntryInvalidError) as caught:
+        add_entry(db, zhang, make_appointment="1")
+    assert "follow_up_on" in caught.value.errors
+
+
+def test_failed_appointment_saves_nothing(
+    db: Database, zhang: dict, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def create_appointment(db: Database, values: dict, **_: Any) -> str:
+        db.execute(
+            log_data.comm_logs.insert().values(
+                **log_data_row(zhang["uuid"], "written before the failure")
+            )
+        )
+        raise UserError("appointment rejected")
+
+    fake = types.ModuleType("crm_web.services.appointments")
+    fake.create_appointment = create_appointment  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "crm_web.services.appointments", fake)
+    with pytest.raises(LogEntryInvalidError) as caught:
+        add_entry(db, zhang, follow_up_on="2024-03-20", make_appointment="1")
+    assert caught.value.errors["follow_up_time"] == "appointment rejected"
+    assert listed(db) == []
+
+
+def log_data_row(contact_uuid: str, title: str) -> dict[str, Any]:
+    from crm_web.data.records import new_record
+
+    return {
+        **new_record("Test"),
+        "contact_uuid": contact_uuid,
+        "occurred_at": datetime(2024, 1, 1),
+        "channel": "other",
+        "title": title,
+    }
+
+
+def test_timeline_merges_kinds_newest_first(db: Database, zhang: dict) -> None:
+    add_entry(db, zhang, occurred_at="2024-03-15T10:30", title="Call")
+    add_entry(
+        db,
+        zhang,
+        occurred_at="2024-03-10T09:00",
+        title="Visit",
+        follow_up_on="2024-03-20",
+        make_appointment="1",
+    )
+    items = timeline_for_contact(db, zhang["uuid"], zone=SHANGHAI)
+    assert [(i["kind"], i["title"]) for i in items] == [
+        ("appointment", "Follow up: Visit"),
+        ("log", "Call"),
+        ("log", "Visit"),
+    ]
+    assert items[1]["at"] == datetime(2024, 3, 15, 10, 30)
+
+
+def test_timeline_skips_missing_services(
+    db: Database, zhang: dict, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    add_entry(db, zhang, title="Call")
+    empty = types.ModuleType("crm_web.services.sales")
+    monkeypatch.setitem(sys.modules, "crm_web.services.sales", empty)
+    monkeypatch.setitem(sys.modules, "crm_web.services.appointments", None)
+    items = timeline_for_contact(db, zhang["uuid"], zone=SHANGHAI)
+    assert [i["kind"] for i in items] == ["log"]
+
+
+# --- export and import -----------------------------------------------------
+
+
+def export_file(db: Database, tmp_path: Path, kind: str) -> Path:
+    target = tmp_path / f"log.{kind}"
+    log_files.export_log(db, target, kind, LogFilters(), zone=SHANGHAI)
+    return target
+
+
+def run_import(db: Database, path: Path, tmp_path: Path) -> log_files.LogImportSummary:
+    plan = log_files.plan_log_import(path)
+    return log_files.import_log_file(
+        db,
+        plan,
+        owner="Test",
+        region="CN",
+        zone=SHANGHAI,
+        work_dir=tmp_path / "work",
+        name="test",
+    )
+
+
+def test_export_xlsx_writes_local_times(
+    db: Database, week: dict, tmp_path: Path
+) -> None:
+    sheet = openpyxl.load_workbook(export_file(db, tmp_path, "xlsx")).active
+    rows = [[cell.value for cell in row] for row in sheet.iter_rows()]
+    assert rows[0][:3] == ["Date and time", "Contact", "Company"]
+    assert rows[1][0] == datetime(2024, 3, 4, 15, 0)
+    assert rows[1][1] == "李华"
+    assert len(rows) == 5
+
+
+@pytest.mark.parametrize("kind", ["xlsx", "txt"])
+def test_import_of_export_adds_nothing(
+    db: Database, week: dict, tmp_path: Path, kind: str
+) -> None:
+    summary = run_import(db, export_file(db, tmp_path, kind), tmp_path)
+    assert (summary.inserted, summary.skipped, summary.rejected) == (0, 4, 0)
+
+
+@pytest.mark.parametrize("kind", ["xlsx", "txt"])
+def test_import_restores_exported_entries(
+    db: Database, week: dict, tmp_path: Path, kind: str
+) -> None:
+    path = export_file(db, tmp_path, kind)
+    before = listed(db)
+    for row in log_data.find_recent(db, 10):
+        log_service.set_deleted(db, row["id"], deleted=True)
+    summary = run_import(db, path, tmp_path)
+    assert summary.inserted == 4
+    assert listed(db) == before
+
+
+def test_import_rejects_unknown_contact(
+    db: Database, zhang: dict, tmp_path: Path
+) -> None:
+    path = tmp_path / "log.xlsx"
+    book = openpyxl.Workbook()
+    book.active.append(["日期", "联系人", "手机", "方式", "标题", "内容"])
+    book.active.append([datetime(2024, 3, 1, 9, 0), "", "138 1234 5678", "微信",
+                        "Hello", "line 1\nline 2"])  # fmt: skip
+    book.active.append([datetime(2024, 3, 1, 9, 0), "王芳", "", "电话", "Who", ""])
+    book.save(path)
+    summary = run_import(db, path, tmp_path)
+    assert (summary.inserted, summary.rejected) == (1, 1)
+    assert "No contact matches “王芳”" in summary.rejected_reasons[0]
+    assert summary.rejected_file is not None
+    rejected = openpyxl.load_workbook(summary.rejected_file).active
+    assert [c.value for c in rejected[1]][-1] == "Reason rejected"
+    stored = log_data.find_recent(db, 1)[0]
+    assert (stored["channel"], stored["content"]) == ("wechat", "line 1\nline 2")
+    assert stored["occurred_at"] == datetime(2024, 3, 1, 1, 0)
+
+
+def test_import_without_date_column_is_rejected(db: Database, tmp_path: Path) -> None:
+    path = tmp_path / "log.txt"
+    path.write_text("Contact\tTitle\nA\tB\n", encoding="utf-8")
+    with pytest.raises(log_files.NoLogColumnsError):
+        log_files.plan_log_import(path)
+
+
+def test_import_is_all_or_nothing(
+    db: Database, zhang: dict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "log.txt"
+    lines = ["Date and time\tMobile\tTitle"]
+    lines += [f"2024-03-01 09:{i:02d}\t13812345678\tT{i}" for i in range(5)]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    monkeypatch.setattr(log_files, "INSERT_CHUNK", 2)
+    original = log_data.insert_logs
+    calls = []
+
+    def failing(db: Database, rows: list) -> None:
+        calls.append(len(rows))
+        if len(calls) == 2:
+            raise RuntimeError("disk full")
+        original(db, rows)
+
+    monkeypatch.setattr(log_data, "insert_logs", failing)
+    with pytest.raises(RuntimeError):
+        run_import(db, path, tmp_path)
+    assert listed(db) == []
+
+
+def test_headers_map_chinese_spellings() -> None:
+    assert log_files.map_log_headers(["日期", "手机", "标题", "备注"]) == [
+        "occurred_at",
+        "mobile",
+        "title",
+        "content",
+    ]
