@@ -143,8 +143,10 @@ def main(argv: list[str] | None = None) -> int:
 
     start = time.perf_counter()
     path, generated = cached_file(OUT_DIR, rows, args.seed)
-    action = "generated in" if generated else "cached, checked in"
-    print(f"Import file {path} ({action} {time.perf_counter() - start:.1f} s)")
+    if generated:
+        print(f"Import file {path} generated in {time.perf_counter() - start:.1f} s")
+    else:
+        print(f"Import file {path} (cached)")
 
     header = (
         f"{datetime.date.today().isoformat()}, {rows:,} contacts, seed "

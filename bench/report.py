@@ -59,9 +59,11 @@ class Target:
     limit: float
     kind: str  # "p95" | "ratio"
 
-    def describe(self, unit: str) -> str:
+    def describe(self, unit: str, *, runs: int) -> str:
         if self.kind == "ratio":
             return f"<= {self.limit:g}x floor"
+        if runs == 1:
+            return f"<= {self.limit:g} {unit}"
         return f"p95 <= {self.limit:g} {unit}"
 
 
@@ -113,7 +115,8 @@ def table_rows(figures: list[Figure]) -> list[list[str]]:
     """Return the table's cells, one list per figure, header first."""
     rows = [list(COLUMNS)]
     for figure in figures:
-        value, several = figure.value, figure.value.runs > 1
+        value, target = figure.value, figure.target
+        several = value.runs > 1
         rows.append(
             [
                 figure.backend,
@@ -125,7 +128,7 @@ def table_rows(figures: list[Figure]) -> list[list[str]]:
                 _number(value.max) if several else "",
                 _number(figure.floor.p50) if figure.floor else "",
                 f"{figure.ratio:.2f}x" if figure.ratio is not None else "",
-                figure.target.describe(figure.unit) if figure.target else "",
+                target.describe(figure.unit, runs=value.runs) if target else "",
                 figure.verdict,
             ]
         )
