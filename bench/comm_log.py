@@ -1,0 +1,206 @@
+"""Communication log list and filters at scale, against raw SQL floors.
+
+``run(rows)`` fills a fresh database per backend with ``rows`` generated log
+entries over 2,000 contacts in five categories, then times one list page
+(entries and total, as the page asks) through the service, unfiltered, deep
+in the list and with each filter. Each floor is the same rows selected with
+one hand-written SQL statement, without the contact join or the count.
+"""
+
+from __future__ import annotations
+
+import random
+import tempfile
+from collections.abc import Callable
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from bench.backends import BACKENDS, open_backend
+from bench.report import Figure, Target, format_table, time_runs
+from crm_web.data import comm_logs as log_data
+from crm_web.data.db import Database, connect
+from crm_web.data.records import new_record
+from crm_web.data.schema import categories, contacts
+from crm_web.services import comm_log as log_service
+from crm_web.services.comm_log import CHANNELS, LogFilters
+
+CONTACTS = 2000
+CATEGORIES = 5
+PAGE_SIZE = 50  # the page_size preference's default
+DEEP_PAGE = 1000
+DEFAULT_RUNS = 20
+SEED = 20261204
+ZONE = ZoneInfo("Asia/Shanghai")
+START = datetime(2020, 1, 1)
+SPAN_MINUTES = 5 * 365 * 24 * 60
+WORDS = ("报价", "样品", "订单", "发货", "付款", "展会", "price", "sample", "FOB")
+P95_LIMIT_MS = 50.0
+INSERT_CHUNK = 5000
+
+FLOOR_PAGE = (
+    "SELECT * FROM comm_logs WHERE deleted = 0 "
+    "ORDER BY occurred_at DESC, id DESC LIMIT :limit OFFSET :offset"
+)
+FLOOR_WORDS = (
+    "SELECT * FROM comm_logs WHERE deleted = 0 AND (title LIKE :p OR content "
+    "LIKE :p) ORDER BY occurred_at DESC, id DESC LIMIT :limit"
+)
+FLOOR_CATEGORY = (
+    "SELECT l.* FROM comm_logs l JOIN contacts c ON c.uuid = l.contact_uuid "
+    "WHERE l.deleted = 0 AND c.category_uuid = :category "
+    "ORDER BY l.occurred_at DESC, l.id DESC LIMIT :limit"
+)
+FLOOR_CHANNEL = (
+    "SELECT * FROM comm_logs WHERE deleted = 0 AND channel = :channel "
+    "ORDER BY occurred_at DESC, id DESC LIMIT :limit"
+)
+FLOOR_DATES = (
+    "SELECT * FROM comm_logs WHERE deleted = 0 AND occurred_at >= :start AND "
+    "occurred_at < :end ORDER BY occurred_at DESC, id DESC LIMIT :limit"
+)
+
+
+def fill(db: Database, rows: int, seed: int = SEED) -> dict[str, Any]:
+    """Insert contacts, categories and ``rows`` log entries; return samples."""
+    chance = random.Random(seed)
+    category_uuids = [new_record("Bench")["uuid"] for _ in range(CATEGORIES)]
+    contact_rows = []
+    for number in range(CONTACTS):
+        contact_rows.append(
+            {
+                **new_record("Bench"),
+                "name": f"客户{number:04d}",
+                "company": f"公司{number % 300:03d}",
+                "category_uuid": category_uuids[number % CATEGORIES],
+            }
+        )
+
+    def work(db: Database) -> None:
+        db.execute(
+            categories.insert(),
+            [
+                {**new_record("Bench"), "uuid": u, "name": f"分类{i}"}
+                for i, u in enumerate(category_uuids)
+            ],
+        )
+        db.execute(contacts.insert(), contact_rows)
+        batch: list[dict[str, Any]] = []
+        for number in range(rows):
+            batch.append(_entry(chance, contact_rows, number))
+            if len(batch) >= INSERT_CHUNK:
+                log_data.insert_logs(db, batch)
+                batch = []
+        log_data.insert_logs(db, batch)
+
+    db.write(work)
+    db.release()
+    return {"category": category_uuids[0]}
+
+
+def _entry(
+    chance: random.Random, contact_rows: list[dict[str, Any]], number: int
+) -> dict[str, Any]:
+    word = chance.choice(WORDS)
+    occurred = START + timedelta(minutes=chance.randrange(SPAN_MINUTES))
+    return {
+        **new_record("Bench"),
+        "deleted": chance.random() < 0.05,
+        "contact_uuid": chance.choice(contact_rows)["uuid"],
+        "occurred_at": occurred,
+        "channel": chance.choice(list(CHANNELS)),
+        "title": f"沟通 {number} {word}",
+        "content": f"第{number}次联系。\n客户询问{chance.choice(WORDS)}的情况。",
+        "follow_up_on": None,
+        "appointment_uuid": None,
+    }
+
+
+def _service_page(
+    db: Database, filters: LogFilters, offset: int = 0
+) -> Callable[[], object]:
+    def call() -> object:
+        page = log_service.list_entries(
+            db, filters, zone=ZONE, offset=offset, limit=PAGE_SIZE
+        )
+        db.release()
+        return page
+
+    return call
+
+
+def _floor(db: Database, sql: str, **params: Any) -> Callable[[], object]:
+    def call() -> object:
+        rows = db.query(sql, limit=PAGE_SIZE, **params)
+        db.release()
+        return rows
+
+    return call
+
+
+def measure(db: Database, backend: str, samples: dict, runs: int) -> list[Figure]:
+    """Time the list page with each filter and its floor on one database."""
+    month = (date(2023, 6, 1), date(2023, 6, 30))
+    start = datetime(2023, 5, 31, 16, 0)  # 2023-06-01 00:00 in Shanghai
+    cases = [
+        ("log page 1", LogFilters(), 0, FLOOR_PAGE, {"offset": 0}),
+        (
+            f"log page {DEEP_PAGE}",
+            LogFilters(),
+            (DEEP_PAGE - 1) * PAGE_SIZE,
+            FLOOR_PAGE,
+            {"offset": (DEEP_PAGE - 1) * PAGE_SIZE},
+        ),
+        ("log words «报价»", LogFilters(words="报价"), 0, FLOOR_WORDS,
+         {"p": "%报价%"}),
+        ("log category", LogFilters(category=samples["category"]), 0,
+         FLOOR_CATEGORY, {"category": samples["category"]}),
+        ("log channel", LogFilters(channel="wechat"), 0, FLOOR_CHANNEL,
+         {"channel": "wechat"}),
+        ("log one month", LogFilters(date_from=month[0], date_to=month[1]), 0,
+         FLOOR_DATES, {"start": start, "end": start + timedelta(days=30)}),
+    ]  # fmt: skip
+    figures = []
+    for name, filters, offset, sql, params in cases:
+        call = _service_page(db, filters, offset)
+        total = log_service.list_entries(
+            db, filters, zone=ZONE, offset=0, limit=1
+        ).total
+        figures.append(
+            Figure(
+                backend,
+                name,
+                "ms",
+                time_runs(call, runs),
+                time_runs(_floor(db, sql, **params), runs),
+                Target(P95_LIMIT_MS, "p95"),
+                note=f"{total} matching entries; floor: one SELECT of 50 rows",
+            )
+        )
+    return figures
+
+
+def run(
+    rows: int, *, backends: tuple[str, ...] = BACKENDS, runs: int = DEFAULT_RUNS
+) -> list[Figure]:
+    """Fill a database per backend with ``rows`` entries and time the list."""
+    figures: list[Figure] = []
+    with tempfile.TemporaryDirectory(prefix="bench-log-") as work:
+        for name in backends:
+            with open_backend(name, Path(work)) as backend:
+                db = connect(backend.url)
+                try:
+                    samples = fill(db, rows)
+                    figures.extend(measure(db, name, samples, runs))
+                finally:
+                    db.release()
+                    db.close()
+    return figures
+
+
+if __name__ == "__main__":
+    import sys
+
+    count = int(sys.argv[1]) if len(sys.argv) > 1 else 100_000
+    print(format_table(run(count)))
