@@ -5,9 +5,11 @@ from __future__ import annotations
 import io
 import re
 from http import HTTPStatus
+from pathlib import Path
 
 import openpyxl
 import pytest
+from builders import make_text
 from flask.testing import FlaskClient
 
 from crm_web.data.db import Database
@@ -42,6 +44,7 @@ def only_id(app_db: Database) -> int:
         "/sales/new",
         "/sales/trash",
         "/sales/lists",
+        "/sales/import",
         "/sales/summary",
         "/sales/summary?by=month",
         "/sales/summary?by=contact",
@@ -176,3 +179,38 @@ def test_contact_suggestions_json(client: FlaskClient, app_db: Database) -> None
     contact_service.create_contact(app_db, contact, owner="T", region="CN")
     data = client.get("/sales/contacts?q=李华").get_json()
     assert data["contacts"][0]["label"] == "李华 · 南方物流"
+
+
+def test_import_preview_then_run(client: FlaskClient, tmp_path: Path) -> None:
+    path = make_text(tmp_path / "s.txt", [["日期", "商品", "单价"],
+                                          ["2026-03-01", "钢管", "10"],
+                                          ["2026-03-02", "阀门", "1.234"]])  # fmt: skip
+    with path.open("rb") as file:
+        response = client.post("/sales/import", data={"file": (file, "销售.txt")})
+    assert response.status_code == HTTPStatus.FOUND
+    review = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "“1.234”" in review
+    done = client.post(response.headers["Location"]).get_data(as_text=True)
+    assert "1 sales records inserted, 1 rejected" in done
+    match = re.search(r'href="(/sales/import/rejected/[^"]+)"', done)
+    assert match
+    rejected = client.get(match.group(1))
+    assert rejected.status_code == HTTPStatus.OK
+    assert "“1.234”" in rejected.get_data(as_text=True)
+
+
+def test_rejected_file_name_checked(client: FlaskClient) -> None:
+    response = client.get("/sales/import/rejected/..%2Fr9crm.sqlite3")
+    assert response.status_code == HTTPStatus.NOT_FOUND
+
+
+def test_export_filtered_xlsx(client: FlaskClient) -> None:
+    create(client, item="Valve", quantity="2", unit_price="10")
+    create(client, item="Pipe", quantity="1", unit_price="1")
+    response = client.get("/sales/export?format=xlsx&item=valve")
+    assert response.status_code == HTTPStatus.OK
+    sheet = openpyxl.load_workbook(io.BytesIO(response.data)).active
+    rows = [[cell.value for cell in row] for row in sheet.iter_rows()]
+    assert len(rows) == 2
+    assert rows[1][4] == "Valve"
+    assert rows[1][8] == 20

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import secrets
 import tempfile
 from datetime import date
 from http import HTTPStatus
@@ -10,6 +12,7 @@ from typing import Any
 
 from flask import (
     Blueprint,
+    abort,
     after_this_request,
     flash,
     redirect,
@@ -24,10 +27,10 @@ from werkzeug.wrappers import Response
 
 from crm_web import web
 from crm_web.services import categories as category_service
-from crm_web.services import money, sales_summary
+from crm_web.services import money, sales_io, sales_summary
 from crm_web.services import sales as sale_service
 from crm_web.services.clock import CURRENCIES
-from crm_web.services.exporting import content_type
+from crm_web.services.exporting import EXPORT_KINDS, content_type
 from crm_web.services.sales import (
     CUSTOM_FIELDS,
     STATUSES,
@@ -311,6 +314,116 @@ def _remove(folder: Path) -> None:
     for child in folder.iterdir():
         child.unlink(missing_ok=True)
     folder.rmdir()
+
+
+# --- import and export ---------------------------------------------------------
+
+_TOKEN = re.compile(r"[0-9a-f]{32}")
+
+
+def _upload_path(token: str) -> Path:
+    if not _TOKEN.fullmatch(token):
+        abort(HTTPStatus.NOT_FOUND)
+    return web.settings().work_dir / "sales-uploads" / token
+
+
+def _plan(token: str) -> sales_io.SalesImportPlan:
+    folder = _upload_path(token)
+    if not (folder / "name.txt").exists():
+        abort(HTTPStatus.NOT_FOUND)
+    return sales_io.plan_import(
+        folder / "upload.bin",
+        filename=(folder / "name.txt").read_text(encoding="utf-8"),
+        custom_labels=custom_labels(),
+    )
+
+
+@bp.get("/import")
+def import_page() -> str:
+    return render_template("sales/import.html", plan=None)
+
+
+@bp.post("/import")
+def upload() -> Any:
+    file = request.files.get("file")
+    if file is None or not file.filename:
+        flash(_("Choose a file to import first."), "error")
+        return redirect(url_for(".import_page"))
+    token = secrets.token_hex(16)
+    folder = _upload_path(token)
+    folder.mkdir(parents=True)
+    file.save(folder / "upload.bin")
+    # The original name is only ever shown, never used as a path.
+    name = Path(file.filename.replace("\\", "/")).name
+    (folder / "name.txt").write_text(name, encoding="utf-8")
+    return redirect(url_for(".review_import", token=token))
+
+
+@bp.get("/import/<token>")
+def review_import(token: str) -> Any:
+    plan = _plan(token)
+    rows = sales_io.preview(
+        web.db(),
+        plan,
+        region=web.region(),
+        default_currency=web.preferences()["default_currency"],
+    )
+    labels = {**sale_service.FIELD_LABELS, **custom_labels()}
+    matched = [
+        (header, labels.get(name) or name)
+        for header, name in zip(plan.headers, plan.mapping, strict=True)
+        if name
+    ]
+    return render_template(
+        "sales/import.html", plan=plan, rows=rows, token=token, matched=matched
+    )
+
+
+@bp.post("/import/<token>")
+def run_import(token: str) -> Any:
+    plan = _plan(token)
+    summary = sales_io.import_sales(
+        web.db(),
+        plan,
+        owner=web.owner(),
+        region=web.region(),
+        default_currency=web.preferences()["default_currency"],
+        work_dir=web.settings().work_dir,
+    )
+    flash(summary.describe())
+    rejected = summary.rejected_file.name if summary.rejected_file else None
+    return render_template("sales/imported.html", summary=summary, rejected=rejected)
+
+
+@bp.get("/import/rejected/<name>")
+def rejected_file(name: str) -> Response:
+    if not _REJECTED.fullmatch(name):
+        abort(HTTPStatus.NOT_FOUND)
+    path = web.settings().work_dir / name
+    if not path.exists():
+        abort(HTTPStatus.NOT_FOUND)
+    kind = path.suffix.lstrip(".")
+    return send_file(
+        path,
+        as_attachment=True,
+        download_name=f"{_('rejected rows')}.{kind}",
+        mimetype=content_type(kind),
+    )
+
+
+_REJECTED = re.compile(r"rejected-sales-[0-9a-f-]{36}\.(xlsx|txt|csv)")
+
+
+@bp.get("/export")
+def export() -> Response:
+    kind = request.args.get("format", "xlsx")
+    if kind not in EXPORT_KINDS:
+        kind = "xlsx"
+    folder = Path(tempfile.mkdtemp(dir=web.settings().work_dir))
+    path = folder / f"sales.{kind}"
+    sales_io.export_sales(web.db(), path, _filters(), custom_labels=custom_labels())
+    name = f"{_('sales')}-{date.today().isoformat()}.{kind}"
+    return _send(folder, path, name, kind)
 
 
 # --- pick lists --------------------------------------------------------------

@@ -374,3 +374,16 @@ def find_contacts_by_name(db: Database, name: str) -> list[dict[str, Any]]:
         .limit(20)
     )
     return as_dicts(db.execute(statement))
+
+
+def find_contact_keys(db: Database, uuids: Sequence[str]) -> dict[str, tuple[str, str]]:
+    """Return contact uuid -> (mobile or phone, e-mail) for the given uuids."""
+    keys: dict[str, tuple[str, str]] = {}
+    for start in range(0, len(uuids), INSERT_CHUNK):
+        chunk = list(uuids[start : start + INSERT_CHUNK])
+        statement = select(
+            contacts.c.uuid, contacts.c.mobile, contacts.c.phone, contacts.c.email
+        ).where(contacts.c.uuid.in_(chunk))
+        for row in db.execute(statement):
+            keys[row.uuid] = (row.mobile or row.phone, row.email)
+    return keys

@@ -51,6 +51,8 @@ MAX_LENGTHS = {
 }
 FIELD_LABELS = {
     "contact": _l("Contact"),
+    "phone": _l("Phone"),
+    "email": _l("E-mail"),
     "sold_on": _l("Date"),
     "item": _l("Sales item"),
     "service_type": _l("Service type"),
@@ -103,7 +105,7 @@ class SaleInput:
 
 @dataclass(frozen=True)
 class Previous:
-    """What an edit form showed, to tell a typed amount from a stale one."""
+    """The stored values an edit form showed, to tell a typed amount from a stale one."""
 
     quantity_milli: int
     unit_price_minor: int
@@ -242,7 +244,7 @@ def create_sale(db: Database, sale: SaleInput, *, owner: str) -> int:
     """Store a new record and add a new item or service type to its list."""
 
     def work(db: Database) -> int:
-        _remember_pick_values(db, sale.values, owner=owner)
+        remember_pick_values(db, sale.values, owner=owner)
         return sale_data.insert_sale(db, {**new_record(owner), **sale.values})
 
     sale_id = db.write(work)
@@ -257,7 +259,7 @@ def update_sale(
     current = require_sale(db, sale_id)
 
     def work(db: Database) -> bool:
-        _remember_pick_values(db, sale.values, owner=owner)
+        remember_pick_values(db, sale.values, owner=owner)
         row = {**sale.values, "updated_at": utcnow()}
         return sale_data.update_sale(db, sale_id, row, expected_version=version)
 
@@ -413,7 +415,7 @@ def _check_kind(kind: str) -> None:
         raise NotFoundError(_("List"), kind)
 
 
-def _remember_pick_values(
+def remember_pick_values(
     db: Database, values: Mapping[str, Any], *, owner: str
 ) -> None:
     for kind in PICK_KINDS:
