@@ -105,7 +105,7 @@ class SaleInput:
 
 @dataclass(frozen=True)
 class Previous:
-    """The stored values an edit form showed, to tell a typed amount from a stale one."""
+    """Stored values an edit form showed, to tell a typed amount from a stale one."""
 
     quantity_milli: int
     unit_price_minor: int
