@@ -1,11 +1,12 @@
 """Quick views of appointments at 100,000 rows, against a raw range query.
 
-The rows are generated: non-repeating appointments spread evenly over five
-years from 2024, one in twenty cancelled and three in ten done, plus
+The rows are generated: non-repeating appointments at random times over five
+years from 2024, about one in twenty cancelled and three in ten done, plus
 SERIES repeating series. Each quick view is timed through the service with
 "today" in the middle of that span, in Asia/Shanghai. Its floor is one SQL
-query over the same UTC range with the driver alone (sqlite3 or PyMySQL),
-returning only ids; the undated views' floor reads one page by start.
+query over the same UTC range with the driver alone (sqlite3 or PyMySQL)
+that returns only ids. The floor of the undated views reads one page of
+ids by start.
 """
 
 from __future__ import annotations
@@ -72,7 +73,7 @@ def generate_rows(rows: int, *, seed: int = SEED) -> list[dict[str, Any]]:
 
 
 def fill(db: Database, rows: int) -> float:
-    """Insert the generated rows; return the seconds it took."""
+    """Insert the generated rows and return the seconds it took."""
     generated = generate_rows(rows)
     start = time.perf_counter()
     for first in range(0, len(generated), CHUNK):

@@ -50,8 +50,6 @@ STARTS = [
 CANCELLED = "2026-03-29 12:00 cancelled"
 DONE = "2026-03-29 10:00 done"
 
-MARCH_2026 = [s for s in STARTS if s.startswith("2026-03")]
-
 # (today, week_start, view) -> titles in start order.
 CASES: list[tuple[str, str, str, list[str]]] = [
     # Sunday 2026-03-29

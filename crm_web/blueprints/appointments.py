@@ -23,8 +23,8 @@ from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
 from crm_web import web
+from crm_web.services import appointment_form, calendar_ics, clock
 from crm_web.services import appointments as service
-from crm_web.services import calendar_ics, clock
 from crm_web.services.appointments import AppointmentInvalidError
 
 bp = Blueprint("appointments", __name__, url_prefix="/appointments")
@@ -73,7 +73,7 @@ def index() -> str:
         view=view,
         views=service.QUICK_VIEW_LABELS,
         occurrences=found,
-        contacts=service.contact_names(web.db(), found),
+        contacts=appointment_form.contact_names(web.db(), found),
         days=(days[0], days[1] - timedelta(days=1)) if days else None,
         page=page,
         pages=1 if dated else service.count_pages(web.db(), view),
@@ -86,14 +86,12 @@ def new() -> Any:
     if request.method == "GET":
         return _render_form(None, _new_values())
     try:
-        values = service.parse_form(web.db(), request.form)
-        uuid = service.create_appointment(
-            web.db(), values, owner=web.owner(), zone=_zone()
-        )
+        values = appointment_form.parse_form(web.db(), request.form)
+        service.create_appointment(web.db(), values, owner=web.owner(), zone=_zone())
     except AppointmentInvalidError as error:
         return _render_form(None, request.form, error=error)
     flash(_("Appointment saved."))
-    return redirect(_after_save(uuid))
+    return redirect(_after_save())
 
 
 def _new_values() -> dict[str, Any]:
@@ -106,7 +104,7 @@ def _new_values() -> dict[str, Any]:
         "ends_at_local": (starts + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M"),
         "repeat": "none",
         "contact_uuid": contact_uuid,
-        "contact": service.contact_name(web.db(), contact_uuid),
+        "contact": appointment_form.contact_name(web.db(), contact_uuid),
     }
 
 
@@ -114,11 +112,11 @@ def _new_values() -> dict[str, Any]:
 def edit(uuid: str) -> Any:
     row = service.require_appointment(web.db(), uuid)
     if request.method == "GET":
-        values = service.form_values(row)
-        values["contact"] = service.contact_name(web.db(), row["contact_uuid"])
+        values = appointment_form.form_values(row)
+        values["contact"] = appointment_form.contact_name(web.db(), row["contact_uuid"])
         return _render_form(row, values)
     try:
-        values = service.parse_form(web.db(), request.form)
+        values = appointment_form.parse_form(web.db(), request.form)
         version = request.form.get("version", type=int) or row["version"]
         service.update_appointment(
             web.db(), uuid, values, version=version, zone=service.series_zone(row)
@@ -126,10 +124,10 @@ def edit(uuid: str) -> Any:
     except AppointmentInvalidError as error:
         return _render_form(row, request.form, error=error)
     flash(_("Appointment saved."))
-    return redirect(_after_save(uuid))
+    return redirect(_after_save())
 
 
-def _after_save(uuid: str) -> str:
+def _after_save() -> str:
     default = url_for(".index", view=DEFAULT_VIEW)
     return web.safe_next(request.form.get("next"), default)
 
@@ -145,7 +143,7 @@ def _render_form(
         values=values,
         errors=error.errors if error else {},
         message=error.message if error else "",
-        reminder_choices=service.REMINDER_CHOICES,
+        reminder_choices=appointment_form.REMINDER_CHOICES,
         zone=service.series_zone(row) if row else _zone(),
     )
     return (html, HTTPStatus.UNPROCESSABLE_ENTITY) if error else html
@@ -193,7 +191,7 @@ def month() -> str:
         today=today,
         previous=(first - timedelta(days=1)).strftime("%Y-%m"),
         following=(first + timedelta(days=31)).strftime("%Y-%m"),
-        contacts=service.contact_names(
+        contacts=appointment_form.contact_names(
             web.db(), [o for week in weeks for _, day in week for o in day]
         ),
     )

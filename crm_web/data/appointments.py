@@ -45,7 +45,7 @@ def update_appointment(
     *,
     expected_version: int | None = None,
 ) -> bool:
-    """Update an appointment; return False if its version no longer matches."""
+    """Update an appointment, or return False if its version no longer matches."""
     check_columns(appointments, values)
     statement = update(appointments).where(appointments.c.uuid == uuid)
     if expected_version is not None:
@@ -60,8 +60,8 @@ def find_single_between(
 ) -> list[dict[str, Any]]:
     """Return non-repeating appointments starting in [start, end), by start.
 
-    The range is on the (deleted, starts_at) index; status and repeat are
-    checked on the rows it finds.
+    The range uses the (deleted, starts_at) index, and status and repeat
+    are checked on the rows it finds.
     """
     statement = (
         select(appointments)
@@ -82,9 +82,9 @@ def find_series(
 ) -> list[dict[str, Any]]:
     """Return repeating appointments, through the (status, repeat) index.
 
-    ``deleted`` and ``starts_at`` are checked here, not in SQL: with them in
-    the WHERE clause SQLite prefers the (deleted, starts_at) index and reads
-    every row of the table.
+    ``deleted`` and ``starts_at`` are checked here, not in SQL, because with
+    them in the WHERE clause SQLite 3.40 chose the (deleted, starts_at)
+    index and read every row of the table.
     """
     statement = select(appointments).where(
         appointments.c.status.in_(statuses),
@@ -149,7 +149,7 @@ def find_for_contact(db: Database, contact_uuid: str) -> list[dict[str, Any]]:
 def relink_contact(
     db: Database, from_uuid: str, to_uuid: str, *, revision: int | None = None
 ) -> int:
-    """Move every appointment of one contact to another; return the count.
+    """Move every appointment of one contact to another and return the count.
 
     Appointments carry no revision column, so ``revision`` is accepted for
     symmetry with the other tables' relink calls and not stored.

@@ -9,7 +9,7 @@
   var POLL_MS = 45000;
   var DISMISSED_KEY = "r9.reminders.dismissed";
   var NOTIFIED_KEY = "r9.reminders.notified";
-  // Dismissals older than this are forgotten; their occurrences are over.
+  // Dismissals older than this are dropped, because their occurrences are over.
   var KEEP_MS = 30 * 24 * 3600 * 1000;
 
   var script = document.currentScript;
@@ -29,7 +29,7 @@
     try {
       storage.setItem(key, JSON.stringify(value));
     } catch (error) {
-      // Storage full or disabled: the reminder may show again, nothing worse.
+      // If storage is full or disabled, the reminder may show again.
     }
   }
 
@@ -57,9 +57,9 @@
   }
 
   function isShown(key) {
-    var shown = container().querySelectorAll(".reminder");
-    for (var i = 0; i < shown.length; i++) {
-      if (shown[i].getAttribute("data-key") === key) { return true; }
+    var notices = container().querySelectorAll(".reminder");
+    for (var i = 0; i < notices.length; i++) {
+      if (notices[i].getAttribute("data-key") === key) { return true; }
     }
     return false;
   }
@@ -127,7 +127,8 @@
         notify(reminder, body.texts);
       });
     }).catch(function () {
-      // The server is busy or gone (window closing): try at the next tick.
+      // The server may be busy or closing with the window, so the next poll
+      // tries again.
     });
   }
 
