@@ -41,7 +41,7 @@ def test_field_label_matches_field(field):
         ("姓名", "name"),
         ("名字", "name"),
         ("联系人", "name"),
-        ("客户名称", "name"),
+        ("客户名称", "company"),
         ("Full name", "name"),
         ("Contact", "name"),
         ("公司名称", "company"),

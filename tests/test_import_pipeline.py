@@ -126,36 +126,79 @@ def test_rejected_rows_file_keeps_layout(db: Database, tmp_path: Path) -> None:
         [
             ["姓名", "生日", "身份证号"],
             ["好人", datetime.date(1990, 1, 2), "110101199003071234"],
-            ["坏日期", "1990年13月1日", "x"],
             ["长号码", "", 110101199003071234],
             ["", "", ""],
             ["", "", "无名"],
         ],
     )
     summary = run_import(db, path)
-    assert (summary.inserted, summary.rejected) == (1, 3)
+    assert (summary.inserted, summary.rejected) == (1, 2)
     assert summary.rejected_file is not None
     sheet = openpyxl.load_workbook(summary.rejected_file).active
     rows = [[c.value for c in row] for row in sheet.iter_rows()]
     assert rows[0][:3] == ["姓名", "生日", "身份证号"]
-    assert rows[1][:3] == ["坏日期", "1990年13月1日", "x"]
-    assert "not a date" in rows[1][3]
-    assert "15 digits" in rows[2][3]
-    assert rows[3][2] == "无名"
-    assert len(rows) == 4
+    assert rows[1][0] == "长号码"
+    assert "Excel" in rows[1][3]
+    assert rows[2][2] == "无名"
+    assert len(rows) == 3
+
+
+def test_bad_birthday_kept_as_extra_with_warning(db: Database, tmp_path: Path) -> None:
+    path = make_text(
+        tmp_path / "d.txt",
+        [["姓名", "生日"], ["坏日期", "3月1日"], ["无生日", "0/0/00"]],
+    )
+    summary = run_import(db, path)
+    found = records(db)
+    assert summary.inserted == 2
+    assert summary.warnings == 1
+    assert found["坏日期"]["birthday"] == ""
+    assert found["坏日期"]["extra"] == {"生日": "3月1日"}
+    assert found["无生日"]["extra"] == {}
 
 
 def test_rejected_file_reimports_after_fix(db: Database, tmp_path: Path) -> None:
-    path = make_text(tmp_path / "bad.txt", [["姓名", "生日"], ["坏日期", "13/13/1990"]])
+    path = make_text(tmp_path / "bad.txt", [["姓名", "手机"], ["", "13800000001"]])
     summary = run_import(db, path)
     assert summary.rejected_file is not None
     fixed = summary.rejected_file.read_text(encoding="utf-8-sig").replace(
-        "13/13/1990", "1990-12-13"
+        "\t13800000001", "补上姓名\t13800000001", 1
     )
     summary.rejected_file.write_text(fixed, encoding="utf-8-sig")
     again = run_import(db, summary.rejected_file)
     assert again.inserted == 1
-    assert records(db)["坏日期"]["birthday"] == datetime.date(1990, 12, 13)
+    assert records(db)["补上姓名"]["mobile"] == "13800000001"
+
+
+def test_taobao_text_formula_is_unwrapped(db: Database, tmp_path: Path) -> None:
+    path = make_text(
+        tmp_path / "q.csv",
+        [
+            ["收货人姓名", "联系手机", "订单编号"],
+            ["钟女士", '="13987654323"', '="2394827349823498236"'],
+        ],
+        delimiter=",",
+    )
+    run_import(db, path)
+    found = records(db)["钟女士"]
+    assert found["mobile"] == "13987654323"
+    assert found["extra"] == {"订单编号": "2394827349823498236"}
+
+
+def test_name_parts_are_joined(db: Database, tmp_path: Path) -> None:
+    path = make_text(
+        tmp_path / "o.csv",
+        [["Title", "First Name", "Last Name"], ["Mr.", "Ahmed", "Al-Farsi"]],
+        delimiter=",",
+    )
+    run_import(db, path)
+    assert records(db)["Ahmed Al-Farsi"]["extra"] == {"Title": "Mr."}
+
+
+def test_family_emoji_survives(db: Database, tmp_path: Path) -> None:
+    path = make_text(tmp_path / "e.txt", [["姓名"], ["👨\u200d👩\u200d👧 家庭"]])
+    run_import(db, path)
+    assert "👨\u200d👩\u200d👧 家庭" in records(db)
 
 
 def test_failure_midway_leaves_database_unchanged(
@@ -274,19 +317,51 @@ def test_template_maps_every_column(kind: str, tmp_path: Path) -> None:
     assert plan.mapping == list(FIELD_NAMES)
 
 
-def test_template_example_row_imports(db: Database, tmp_path: Path) -> None:
+def test_template_example_row_skipped(db: Database, tmp_path: Path) -> None:
     from crm_web.services.templates_files import write_template
 
     path = tmp_path / "template.xlsx"
     write_template(path, "xlsx")
     summary = run_import(db, path)
-    assert summary.inserted == 1
-    assert summary.rejected == 0
+    assert (summary.inserted, summary.skipped, summary.rejected) == (0, 1, 0)
+
+
+def test_total_row_skipped(db: Database, tmp_path: Path) -> None:
+    path = make_xlsx(
+        tmp_path / "t.xlsx",
+        [["客户名称", "成交金额"], ["东方贸易", 100], ["合计", 100]],
+    )
+    summary = run_import(db, path)
+    assert (summary.inserted, summary.skipped) == (1, 1)
+    assert list(records(db)) == [""]
+
+
+def test_preview_names_card_and_unchanged(db: Database, tmp_path: Path) -> None:
+    add(db, name="张小明", company="东方", mobile="13800138000", city="宁波")
+    path = make_text(
+        tmp_path / "p.txt",
+        [
+            ["姓名", "手机", "城市"],
+            ["甲一", "138 0013 8000", "宁波"],
+            ["乙", "13800138000", "杭州"],
+        ],
+    )
+    rows = pipeline.preview(
+        db, pipeline.plan_import(path), policy="overwrite", region="CN"
+    )
+    assert [r.action for r in rows] == ["update", "update"]
+    assert rows[0].note == "张小明 (东方)"
+    rows = pipeline.preview(
+        db, pipeline.plan_import(path), policy="update", region="CN"
+    )
+    assert [r.action for r in rows] == ["skip", "skip"]
+    assert rows[1].note == "no change to 张小明 (东方)"
 
 
 @pytest.mark.parametrize("kind", ["txt", "xlsx"])
-def test_progress_reports_estimated_total(db: Database, tmp_path: Path,
-                                          kind: str) -> None:
+def test_progress_reports_estimated_total(
+    db: Database, tmp_path: Path, kind: str
+) -> None:
     rows = [["姓名", "手机"]] + [[f"人{i}", f"1390000{i:04d}"] for i in range(1200)]
     if kind == "txt":
         path = make_text(tmp_path / "many.txt", rows)
@@ -298,14 +373,19 @@ def test_progress_reports_estimated_total(db: Database, tmp_path: Path,
 
 
 def test_undo_trashes_contacts_edited_since(db: Database, tmp_path: Path) -> None:
-    path = make_text(tmp_path / "x.txt", [["姓名", "手机"], ["甲", "13588880001"],
-                                          ["乙", "13588880002"]])
+    path = make_text(
+        tmp_path / "x.txt",
+        [["姓名", "手机"], ["甲", "13588880001"], ["乙", "13588880002"]],
+    )
     summary = run_import(db, path)
     edited = contact_service.find_duplicates(
-        db, contact_service.parse_form({"name": "x", "mobile": "13588880001"}),
-        region="CN")[0]
-    form = contact_service.parse_form({"name": "甲", "mobile": "13588880001",
-                                       "notes": "下周下单"})
+        db,
+        contact_service.parse_form({"name": "x", "mobile": "13588880001"}),
+        region="CN",
+    )[0]
+    form = contact_service.parse_form(
+        {"name": "甲", "mobile": "13588880001", "notes": "下周下单"}
+    )
     contact_service.update_contact(db, edited["id"], form, version=1, region="CN")
     result = pipeline.undo_import(db, summary.import_uuid, region="CN")
     assert (result.removed, result.trashed) == (1, 1)
@@ -316,14 +396,21 @@ def test_undo_trashes_contacts_edited_since(db: Database, tmp_path: Path) -> Non
 
 def test_undo_keeps_fields_edited_since(db: Database, tmp_path: Path) -> None:
     contact_id = add(db, name="孙悟空", mobile="13312345678")
-    path = make_text(tmp_path / "x.txt", [["姓名", "手机", "QQ", "城市"],
-                                          ["孙悟空", "13312345678", "99999", "花果山"]])
+    path = make_text(
+        tmp_path / "x.txt",
+        [["姓名", "手机", "QQ", "城市"], ["孙悟空", "13312345678", "99999", "花果山"]],
+    )
     summary = run_import(db, path)
     row = contact_data.get_contact(db, contact_id)
     assert row is not None
     values = {**{k: row[k] for k in ("name", "mobile", "city")}, "qq": "88888888"}
-    contact_service.update_contact(db, contact_id, contact_service.parse_form(values),
-                                   version=row["version"], region="CN")
+    contact_service.update_contact(
+        db,
+        contact_id,
+        contact_service.parse_form(values),
+        version=row["version"],
+        region="CN",
+    )
     result = pipeline.undo_import(db, summary.import_uuid, region="CN")
     after = contact_data.get_contact(db, contact_id)
     assert after is not None

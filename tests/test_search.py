@@ -134,3 +134,25 @@ def test_paging_counts_all_matches(db: Database, people: dict[str, int]) -> None
     page = search_contacts(db, "", None, offset=1, limit=2)
     assert page.total == 4
     assert len(page.ids) == 2
+
+
+@pytest.mark.parametrize(
+    ("stored", "query"),
+    [
+        ("Jürgen Müller", "muller"),
+        ("买买提·艾力", "买买提艾力"),
+        ("Zoë O'Brien", "obrien"),
+    ],
+)
+def test_query_ignores_accents_and_name_marks(
+    db: Database, stored: str, query: str
+) -> None:
+    service.create_contact(
+        db, service.parse_form({"name": stored}), owner="Admin", region="CN"
+    )
+    assert names(db, query) == [stored]
+
+
+def test_city_filter_matches_part(db: Database, people: dict[str, int]) -> None:
+    assert names(db, "", Filters(city="san")) == ["Alice Smith"]
+    assert names(db, "", Filters(country="us")) == ["Alice Smith"]

@@ -69,6 +69,7 @@ def _plan(token: str, options: dict[str, Any]) -> pipeline.ImportPlan:
         sheet=options.get("sheet") or None,
         header_row=options.get("header_row"),
         mapping=options.get("mapping"),
+        allow_unmatched=True,
     )
 
 
@@ -100,8 +101,14 @@ def upload() -> Response:
 
 
 @bp.get("/<token>")
-def review(token: str) -> str | tuple[str, int]:
+def review(token: str) -> Any:
     options = _load_options(token)
+    if options.get("job_id"):
+        # The browser's Back button must not offer to import the file twice.
+        flash(_("This file was imported already; see the import history."))
+        if jobs.get_job(options["job_id"]) is None:
+            return redirect(url_for(".index"))
+        return redirect(url_for(".job", job_id=options["job_id"]))
     try:
         plan = _plan(token, options)
     except UserError as error:
@@ -144,7 +151,8 @@ def update_options(token: str) -> Response:
     for key in ("encoding", "delimiter", "sheet", "policy"):
         if key in form:
             options[key] = form[key]
-    if form.get("header_row", "").isdigit() and int(form["header_row"]) > 0:
+    if form.get("header_row", "").isdigit():
+        # 0 means the file has no header row: its first row is data.
         options["header_row"] = int(form["header_row"]) - 1
     if is_reread:
         options.pop("mapping", None)
@@ -185,9 +193,13 @@ def _start(token: str, options: dict[str, Any]) -> Response:
             finally:
                 database.release()
 
+    options["job_id"] = "pending"
+    _save_options(token, options)
     job = jobs.start_job(
         "import", work, wrap=in_context, info={"filename": plan.filename}
     )
+    options["job_id"] = job.id
+    _save_options(token, options)
     return redirect(url_for(".job", job_id=job.id))
 
 

@@ -28,13 +28,22 @@ def index() -> str | Response:
                 values=values,
                 choice_labels=CHOICE_LABELS,
             )
-        session.pop("language", None)
+        # The saved language becomes the one in use; "follow the system"
+        # drops the sidebar's choice so that the system language applies.
+        if values["language"]:
+            session["language"] = values["language"]
+        else:
+            session.pop("language", None)
         flash(_("Settings saved."))
         return redirect(url_for(".index"))
+    # The language chosen in the sidebar is the one in use, so the form
+    # shows it rather than the stored default.
+    values = {**web.preferences()}
+    values["language"] = session.get("language") or values["language"]
     return render_template(
         "settings/index.html",
         settings=SETTINGS,
-        values=web.preferences(),
+        values=values,
         choice_labels=CHOICE_LABELS,
         data=web.settings(),
     )

@@ -153,6 +153,7 @@ def derived_columns(
     parts = [text.fold(values[name]) for name in _TEXT_FIELD_NAMES if values.get(name)]
     parts.extend(text.fold(v) for v in extra.values() if v)
     parts.extend(text.pinyin_search_forms(values.get("name", "")))
+    parts.extend(text.loose_forms(parts, values.get("name", "")))
     for name in PHONE_FIELD_NAMES:
         raw = values.get(name, "")
         if raw:

@@ -122,6 +122,12 @@ def _validate(name: str, value: str) -> str:
                 value,
                 str(_l("use a three-letter currency code such as CNY or USD.")),
             )
+    if name == "owner_name" and not value:
+        raise InvalidValueError(
+            str(_l("Owner name")),
+            value,
+            str(_l("type the name to record, such as Admin.")),
+        )
     if name == "page_size" and not (value.isdigit() and 10 <= int(value) <= 500):
         raise InvalidValueError(
             str(_l("Page size")), value, str(_l("type a whole number from 10 to 500."))

@@ -76,7 +76,7 @@ class _Entry:
         self.keys = {
             "name": row["name_sort"],
             "company": row["company_sort"],
-            "city": text.fold(row["city"]) or "\uffff",
+            "city": text.sort_key(row["city"]),
             "created_at": row["created_at"],
             "updated_at": row["updated_at"],
         }
@@ -202,10 +202,10 @@ def _filter_checks(filters: Filters) -> list[Callable[[_Entry], bool]]:
         checks.append(lambda e: e.category == filters.category)
     if filters.country:
         country = text.fold(filters.country.strip())
-        checks.append(lambda e: e.country == country)
+        checks.append(lambda e: country in e.country)
     if filters.city:
         city = text.fold(filters.city.strip())
-        checks.append(lambda e: e.city == city)
+        checks.append(lambda e: city in e.city)
     if filters.tag:
         tag = text.fold(filters.tag.strip())
         checks.append(lambda e: tag in e.tags)

@@ -151,6 +151,11 @@ def _contact_columns() -> list[tuple[str, str]]:
     return list(template_headers().items())
 
 
+def example_values() -> dict[str, object]:
+    """Return the example row's values by field name."""
+    return _example_row()
+
+
 def _example_row() -> dict[str, object]:
     return {name: column.example for name, column in _COLUMNS.items()}
 

@@ -44,7 +44,9 @@ def _load_readings() -> dict[int, str]:
 pinyin_dict = _load_readings()
 
 # Invisible characters that Excel, Word and web pages leave in cells.
-_INVISIBLE = dict.fromkeys(map(ord, "\ufeff\u200b\u200c\u200d\u2060\u00ad"))
+# Zero-width joiners (U+200C, U+200D) are kept: emoji such as the family 👨‍👩‍👧
+# and Persian or Indic names need them.
+_INVISIBLE = dict.fromkeys(map(ord, "\ufeff\u200b\u2060\u00ad"))
 _SPACES = re.compile(r"\s+")
 _NON_DIGITS = re.compile(r"[^0-9]")
 _CN_MOBILE = re.compile(r"1[3-9]\d{9}")
@@ -144,6 +146,32 @@ def pinyin_syllables(text: str, *, is_name: bool = False) -> list[str]:
     if run.strip():
         syllables.append(run.strip().lower())
     return syllables
+
+
+_NAME_MARKS = re.compile(r"[·・•\s.\-'’]+")
+
+
+def loose_forms(parts: list[str], name: str) -> list[str]:
+    """Return extra search forms: accents removed, and the name unpunctuated.
+
+    "muller" then finds Müller, and "买买提艾力" finds 买买提·艾力.
+    """
+    forms = []
+    for part in parts:
+        if not part.isascii():
+            plain = _without_marks(part)
+            if plain != part:
+                forms.append(plain)
+    bare = _NAME_MARKS.sub("", fold(name))
+    if bare and bare != fold(name):
+        forms.append(bare)
+    return forms
+
+
+def _without_marks(value: str) -> str:
+    decomposed = unicodedata.normalize("NFKD", value)
+    stripped = "".join(c for c in decomposed if not unicodedata.combining(c))
+    return unicodedata.normalize("NFC", stripped)
 
 
 def has_chinese(text: str) -> bool:

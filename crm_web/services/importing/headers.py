@@ -16,18 +16,19 @@ from crm_web.services.importing.values import Cell, TruncatedNumber, parse_date
 # fmt: off
 SYNONYMS: dict[str, tuple[str, ...]] = {
     "name": (
-        "name", "姓名", "名字", "联系人", "联系人姓名", "客户名称", "客户姓名",
-        "客户名", "称呼", "Full name", "Contact", "Contact name",
-        "Contact person", "Customer name",
+        "name", "姓名", "名字", "联系人", "联系人姓名", "客户姓名",
+        "称呼", "收货人", "收货人姓名", "收件人", "收件人姓名", "买家姓名",
+        "Full name", "Contact", "Contact name", "Contact person",
     ),
     "company": (
         "company", "公司", "公司名称", "公司名", "单位", "单位名称", "工作单位",
-        "企业", "企业名称", "所属公司", "客户公司", "Company name",
+        "企业", "企业名称", "所属公司", "客户公司", "客户名称", "客户名",
+        "Customer name", "Company name",
         "Organization", "Organisation", "Employer",
     ),
     "job_title": (
         "job_title", "职位", "职务", "岗位", "头衔", "职称", "職位", "職稱",
-        "Title", "Job title", "Position", "Role", "Designation",
+        "Job title", "Position", "Role", "Designation",
     ),
     "category": (
         "category", "分类", "类别", "客户分类", "客户类别", "客户类型", "类型",
@@ -42,11 +43,12 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
         "phone", "电话", "电话号码", "固话", "固定电话", "座机", "办公电话",
         "公司电话", "工作电话", "联系电话", "電話", "Phone number", "Tel",
         "Telephone", "Office phone", "Work phone", "Landline",
+        "Business phone", "Company main phone", "Home phone",
     ),
     "email": (
         "email", "邮箱", "电子邮箱", "电子邮件", "邮件", "邮箱地址", "电邮",
         "郵箱", "電子郵件", "E-mail", "Mail", "Email address",
-        "E-mail address",
+        "E-mail address", "个人邮箱", "企业邮箱", "工作邮箱", "邮件地址",
     ),
     "wechat": (
         "wechat", "微信", "微信号", "微信号码", "微信ID", "WeChat ID", "Weixin",
@@ -65,7 +67,8 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
     "city": ("city", "城市", "市", "所在城市", "Town"),
     "address": (
         "address", "地址", "详细地址", "联系地址", "通讯地址", "公司地址",
-        "街道地址", "通訊地址", "Street", "Street address", "Mailing address",
+        "街道地址", "通訊地址", "收货地址", "收件地址", "送货地址",
+        "Street", "Street address", "Mailing address", "Business street",
     ),
     "postcode": (
         "postcode", "邮编", "邮政编码", "郵遞區號", "郵政編碼", "Zip", "Zip code",
@@ -161,13 +164,41 @@ def match_header(text: str) -> str | None:
     return None
 
 
+# Columns that each hold part of a name (Outlook's First/Middle/Last Name):
+# all of them map to the one name field and are joined in column order.
+NAME_PARTS = frozenset(
+    normalize_header(h)
+    for h in (
+        "First name",
+        "Given name",
+        "Middle name",
+        "Last name",
+        "Family name",
+        "Surname",
+    )
+)
+
+
 def map_headers(headers: list[str]) -> list[str | None]:
-    """Map each column to a field. A field named twice keeps its first column."""
+    """Map each column to a field. A field named twice keeps its first column.
+
+    Name parts are the exception: every one of them maps to the name.
+    """
     fields: list[str | None] = []
+    has_full_name = any(
+        match_header(h) == "name" and not _is_name_part(h) for h in headers
+    )
     for header in headers:
+        if _is_name_part(header):
+            fields.append(None if has_full_name else "name")
+            continue
         field = match_header(header)
         fields.append(None if field in fields else field)
     return fields
+
+
+def _is_name_part(header: str) -> bool:
+    return normalize_header(header) in NAME_PARTS
 
 
 def find_header_row(rows: list[list[Cell]]) -> int:

@@ -38,8 +38,13 @@ from crm_web.services.importing.rows import (
     default_mapping,
     valid_targets,
 )
+from crm_web.services.templates_files import example_values
 
 log = logging.getLogger(__name__)
+
+# The import template's example row (see templates_files): skipped, because
+# users type their list below it and leave it in.
+TEMPLATE_EXAMPLE = {k: example_values()[k] for k in ("name", "mobile", "email")}
 
 POLICIES = ("skip", "update", "overwrite", "create")
 TEXT_KINDS = ("csv", "txt")
@@ -59,6 +64,8 @@ class ImportPlan:
     header_row: int
     headers: list[str]
     mapping: list[str]
+    # True when no column title matched a field and the user must map by hand.
+    needs_mapping: bool = False
 
     @property
     def is_text_source(self) -> bool:
@@ -108,6 +115,9 @@ class ImportSummary:
         )
 
 
+NO_HEADER = -1  # header_row value for a file whose first row is data
+
+
 def plan_import(
     path: Path,
     *,
@@ -117,27 +127,56 @@ def plan_import(
     sheet: str | None = None,
     header_row: int | None = None,
     mapping: list[str] | None = None,
+    allow_unmatched: bool = False,
 ) -> ImportPlan:
-    """Detect the file's format, header row and column mapping."""
+    """Detect the file's format, header row and column mapping.
+
+    Raises NoHeaderError when no column title names a contact field,
+    unless ``allow_unmatched`` (the wizard, where the user maps by hand).
+    """
     name = filename or path.name
     info = detect(path, filename=name, encoding=encoding, delimiter=delimiter)
     if sheet not in info.sheet_names:
-        sheet = info.sheet_names[0] if info.sheet_names else None
-    sample = sample_rows(path, info, sheet=sheet, limit=30)
+        sheet, sample = _best_sheet(path, info)
+    else:
+        sample = sample_rows(path, info, sheet=sheet, limit=30)
     if not any(any(_filled(c) for c in row) for row in sample):
         from crm_web.errors import EmptyFileError
 
         raise EmptyFileError(name)
-    if header_row is None or not 0 <= header_row < len(sample):
+    if header_row is None or not NO_HEADER <= header_row < len(sample):
         header_row = find_header_row(sample)
-    headers = [_header_text(c) for c in sample[header_row]]
     width = max(len(row) for row in sample)
-    headers += [""] * (width - len(headers))
+    if header_row == NO_HEADER:
+        headers = [""] * width
+    else:
+        headers = [_header_text(c) for c in sample[header_row]]
+        headers += [""] * (width - len(headers))
     fields = map_headers(headers)
     chosen = _checked_mapping(mapping, len(headers)) or default_mapping(fields, headers)
-    if mapping is None and not any(fields):
+    if mapping is None and not any(fields) and not allow_unmatched:
         raise NoHeaderError(name)
-    return ImportPlan(path, name, info, sheet, header_row, headers, chosen)
+    plan = ImportPlan(path, name, info, sheet, header_row, headers, chosen)
+    plan.needs_mapping = mapping is None and not any(fields)
+    return plan
+
+
+def _best_sheet(path: Path, info: SourceInfo) -> tuple[str | None, list[list[Any]]]:
+    """Return the first sheet with contact columns, and its first rows.
+
+    An instructions sheet often comes first; without any matching sheet the
+    first sheet is used.
+    """
+    first: tuple[str | None, list[list[Any]]] | None = None
+    names: list[str | None] = list(info.sheet_names) or [None]
+    for name in names:
+        sample = sample_rows(path, info, sheet=name, limit=30)
+        if first is None:
+            first = (name, sample)
+        if any(any(map_headers([_header_text(c) for c in row])) for row in sample):
+            return name, sample
+    assert first is not None
+    return first
 
 
 def _checked_mapping(mapping: list[str] | None, width: int) -> list[str] | None:
@@ -196,6 +235,7 @@ def convert(plan: ImportPlan, line: int, cells: list[Any]) -> ConvertedRow:
 class PreviewRow:
     row: ConvertedRow
     action: str  # insert | update | skip | reject
+    note: str = ""  # which card a row updates, or why it is skipped
 
 
 def preview(
@@ -206,20 +246,40 @@ def preview(
     result = []
     for line, cells in data_rows(plan):
         row = convert(plan, line, cells)
-        result.append(PreviewRow(row, _preview_action(row, matcher, policy)))
+        result.append(_preview_row(db, row, matcher, policy))
         if len(result) >= limit:
             break
     return result
 
 
-def _preview_action(row: ConvertedRow, matcher: Matcher, policy: str) -> str:
+def _preview_row(
+    db: Database, row: ConvertedRow, matcher: Matcher, policy: str
+) -> PreviewRow:
+    if row.skip_reason:
+        return PreviewRow(row, "skip", row.skip_reason)
     if row.problems or row.contact is None:
-        return "reject"
+        return PreviewRow(row, "reject")
+    if is_template_example(row.contact):
+        return PreviewRow(row, "skip", _("the template's example row"))
     match = None if policy == "create" else matcher.find(row.contact)
     matcher.add(f"preview-{row.line}", row.contact)
     if match is None:
-        return "insert"
-    return "skip" if policy == "skip" else "update"
+        return PreviewRow(row, "insert")
+    card = matcher.labels.get(match, _("an earlier row of this file"))
+    if policy == "skip":
+        return PreviewRow(row, "skip", _("same as %(card)s", card=card))
+    current = contact_data.get_contact_by_uuid(db, match)
+    if current is not None and not changed_values(
+        current, row.contact, None, overwrite=policy == "overwrite"
+    ):
+        return PreviewRow(row, "skip", _("no change to %(card)s", card=card))
+    return PreviewRow(row, "update", card)
+
+
+def is_template_example(contact: ContactInput) -> bool:
+    """Return whether a row is the import template's untouched example."""
+    values = contact.values
+    return all(values.get(k) == v for k, v in TEMPLATE_EXAMPLE.items())
 
 
 class Matcher:
@@ -235,6 +295,8 @@ class Matcher:
         self.phones: dict[str, str] = {}
         self.emails: dict[str, str] = {}
         self.names: dict[tuple[str, str], str] = {}
+        # uuid -> "name (company)" of stored cards, for the preview.
+        self.labels: dict[str, str] = {}
         for row in rows:
             self._register(
                 row["uuid"],
@@ -253,6 +315,7 @@ class Matcher:
         if email:
             self.emails.setdefault(email, uuid)
         self.names.setdefault((text.fold(name), text.fold(company)), uuid)
+        self.labels[uuid] = f"{name} ({company})" if company else name
 
     def _keys(self, contact: ContactInput) -> tuple[list[str], str]:
         values = contact.values
@@ -378,6 +441,9 @@ class _ImportRun:
         self.total = max(0, total - self.plan.header_row - 1)
 
     def _handle(self, row: ConvertedRow) -> None:
+        if row.skip_reason or (row.contact and is_template_example(row.contact)):
+            self.summary.skipped += 1
+            return
         if row.problems or row.contact is None:
             self.summary.rejected += 1
             self.rejected_rows.append(row)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -13,6 +14,7 @@ from crm_web.services.cells import unguard_formula
 from crm_web.services.contacts import ContactInput, ContactInvalidError, parse_form
 from crm_web.services.fields import FIELDS_BY_NAME
 from crm_web.services.importing.values import TruncatedNumber, cell_to_date
+from crm_web.services.text import has_chinese
 
 # Mapping targets besides the contact field names.
 TO_EXTRA = "extra"
@@ -34,6 +36,8 @@ class ConvertedRow:
     category: str = ""
     problems: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    # Set for rows that are not contacts (a total row): they are skipped.
+    skip_reason: str = ""
 
 
 def convert_row(
@@ -46,6 +50,9 @@ def convert_row(
 ) -> ConvertedRow:
     """Map a row's cells onto contact fields and validate them."""
     row = ConvertedRow(line=line, cells=cells)
+    if _is_total_row(cells):
+        row.skip_reason = _("a total row, not a contact")
+        return row
     raw: dict[str, Any] = {}
     extra: dict[str, str] = {}
     notes_lines: list[str] = []
@@ -61,8 +68,12 @@ def convert_row(
             extra[header or _column_name(index)] = str(value)
         elif target == TO_NOTES:
             notes_lines.append(f"{header or _column_name(index)}: {value}")
+        elif target == "birthday" and isinstance(value, str):
+            # Kept as typed next to the card, with a warning, rather than
+            # rejecting a whole contact over a birthday.
+            extra[header or _column_name(index)] = value
         elif target in raw and target != "birthday":
-            raw[target] = f"{raw[target]} {value}"
+            raw[target] = _join(str(raw[target]), str(value))
         else:
             raw[target] = value
     if notes_lines:
@@ -80,9 +91,10 @@ def _cell_value(
     if isinstance(cell, TruncatedNumber):
         row.problems.append(
             _(
-                "%(column)s “%(value)s” was already cut to 15 digits by Excel, so "
-                "the last digits are lost. Format that column as Text in Excel, "
-                "type the full numbers again, and re-import this row.",
+                "%(column)s “%(value)s” is a long number that Excel has already "
+                "shortened, so its last digits are lost. Format that column as "
+                "Text in Excel, type the full numbers again, and import this row "
+                "again.",
                 column=header,
                 value=str(cell),
             )
@@ -100,12 +112,61 @@ def _cell_value(
         return cell.isoformat()
     value = str(cell)
     if is_text_source:
-        value = unguard_formula(value)
+        value = _unwrap_text_formula(unguard_formula(value))
     return value.strip()
 
 
+# ="0012345": Taobao and other systems wrap numbers this way so that Excel
+# keeps them as text; the value is what is inside the quotes.
+_TEXT_FORMULA = re.compile(r'="((?:[^"]|"")*)"')
+
+
+def _unwrap_text_formula(value: str) -> str:
+    match = _TEXT_FORMULA.fullmatch(value.strip())
+    return match.group(1).replace('""', '"') if match else value
+
+
+# First cells of the total rows that reports end with.
+_TOTAL_WORDS = frozenset(
+    [
+        "合计",
+        "总计",
+        "小计",
+        "合計",
+        "總計",
+        "小計",
+        "total",
+        "totals",
+        "sum",
+        "subtotal",
+        "grand total",
+    ]
+)
+
+
+def _is_total_row(cells: list[Any]) -> bool:
+    for cell in cells:
+        if isinstance(cell, str) and cell.strip():
+            words = cell.replace(":", "").replace("：", "").strip()
+            return text.fold(words) in _TOTAL_WORDS
+        if cell not in ("", None):
+            return False
+    return False
+
+
+def _join(first: str, second: str) -> str:
+    # Name parts in separate columns: 张 + 小明 is 张小明, Ahmed + Ali is "Ahmed Ali".
+    if has_chinese(first[-1:]) and has_chinese(second[:1]):
+        return first + second
+    return f"{first} {second}"
+
+
+# Placeholders that mean "no date": Outlook writes 0/0/00 for no birthday.
+_NO_DATE = {"0/0/00", "0/0/0000", "00/00/0000", "0000-00-00", "1/0/00", "-"}
+
+
 def _birthday_value(row: ConvertedRow, cell: Any, header: str) -> Any:
-    if cell in ("", None):
+    if cell in ("", None) or (isinstance(cell, str) and cell.strip() in _NO_DATE):
         return ""
     parsed = cell_to_date(cell)
     if parsed is None and isinstance(cell, str) and cell.strip().isdigit():
@@ -113,15 +174,16 @@ def _birthday_value(row: ConvertedRow, cell: Any, header: str) -> Any:
         if serial in _SERIAL_DAYS:
             parsed = _EXCEL_EPOCH + datetime.timedelta(days=serial)
     if parsed is None:
-        row.problems.append(
+        row.warnings.append(
             _(
-                "%(column)s “%(value)s” is not a date. Write it as 1990-03-15 or "
-                "1990/3/15, or format the cells as dates in Excel.",
+                "%(column)s “%(value)s” is not a date, so it was kept as an extra "
+                "field and the birthday left empty. Correct it on the card, or write "
+                "it as 1990-03-15 and import again.",
                 column=header,
                 value=str(cell),
             )
         )
-        return ""
+        return str(cell).strip()
     return parsed
 
 
