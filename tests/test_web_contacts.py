@@ -226,3 +226,36 @@ def test_delete_rejects_foreign_next(client: FlaskClient) -> None:
         f"/contacts/{contact_id}/delete", data={"next": "https://example.com/"}
     )
     assert response.headers["Location"] == "/contacts/"
+
+
+def test_inline_form_loads_on_demand(client: FlaskClient) -> None:
+    contact_id = create(client, name="张小明", city="宁波")
+    page = client.get("/contacts/").get_data(as_text=True)
+    form = client.get(f"/contacts/{contact_id}/inline-form").get_data(as_text=True)
+    assert 'class="card-edit"' not in page
+    assert f'id="e{contact_id}-city"' in form
+    assert 'value="宁波"' in form
+    assert 'name="csrf_token"' in form
+
+
+def test_inline_duplicate_lists_details(client: FlaskClient) -> None:
+    create(client, name="甲", company="东方", mobile="13700137004")
+    other = create(client, name="乙")
+    response = client.post(
+        f"/contacts/{other}/edit",
+        headers=FETCH,
+        data={"name": "乙", "mobile": "13700137004", "version": "1"},
+    )
+    assert response.status_code == HTTPStatus.UNPROCESSABLE_ENTITY
+    assert response.json["duplicates"][0]["detail"] == "东方 13700137004"
+    response = client.post(
+        f"/contacts/{other}/edit",
+        headers=FETCH,
+        data={
+            "name": "乙",
+            "mobile": "13700137004",
+            "version": "1",
+            "allow_duplicate": "1",
+        },
+    )
+    assert response.status_code == HTTPStatus.OK

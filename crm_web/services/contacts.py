@@ -275,13 +275,21 @@ def set_deleted(db: Database, contact_id: int, *, deleted: bool) -> None:
     log.info("Contact %s %s", contact_id, "deleted" if deleted else "restored")
 
 
-def contact_view(db: Database, row: dict[str, Any]) -> dict[str, Any]:
-    """Return a contact with its category name and extra fields decoded."""
+def contact_view(
+    db: Database, row: dict[str, Any], category_names: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """Return a contact with its category name and extra fields decoded.
+
+    A list page passes ``category_names`` (uuid -> name) to avoid a query
+    per row.
+    """
     view = dict(row)
     view["extra"] = decode_extra(row.get("extra"))
-    category = None
-    if row.get("category_uuid"):
-        category = category_data.get_category(db, row["category_uuid"])
+    uuid = row.get("category_uuid")
+    if category_names is not None:
+        view["category"] = category_names.get(uuid or "", "")
+        return view
+    category = category_data.get_category(db, uuid) if uuid else None
     view["category"] = category["name"] if category else ""
     return view
 

@@ -12,10 +12,23 @@
   }
 
   function showEditor(body, editing) {
+    var form = body.querySelector(".card-edit");
+    if (editing && !form) {
+      // The form is fetched when first needed: rendering 50 hidden forms
+      // made the list page several times slower.
+      var slot = body.querySelector(".card-edit-slot");
+      fetch(slot.getAttribute("data-url"), { headers: { "X-Requested-With": "fetch" } })
+        .then(function (response) { return response.text(); })
+        .then(function (html) {
+          slot.innerHTML = html;
+          showEditor(body, true);
+        });
+      return;
+    }
     body.querySelector(".card-view").hidden = editing;
-    body.querySelector(".card-edit").hidden = !editing;
+    if (form) { form.hidden = !editing; }
     if (editing) {
-      var first = body.querySelector(".card-edit input:not([type=hidden])");
+      var first = form.querySelector("input:not([type=hidden])");
       if (first) { first.focus(); }
     }
   }
@@ -44,9 +57,24 @@
       var link = document.createElement("a");
       link.href = match.url;
       link.target = "_blank";
-      link.textContent = match.name;
+      link.textContent = match.name + (match.detail ? " (" + match.detail + ")" : "");
       message.append(" ", link);
     });
+    if (data.duplicates && data.duplicates.length) {
+      var again = document.createElement("button");
+      again.type = "button";
+      again.className = "button small save-anyway";
+      again.textContent = R9.text("save_anyway");
+      again.addEventListener("click", function () {
+        var flag = document.createElement("input");
+        flag.type = "hidden";
+        flag.name = "allow_duplicate";
+        flag.value = "1";
+        form.appendChild(flag);
+        save(form);
+      });
+      message.append(" ", again);
+    }
   }
 
   function save(form) {
