@@ -165,3 +165,22 @@ def test_category_counts(db: Database) -> None:
     counts = {c["name"]: c["count"] for c in category_service.list_categories(db)}
     assert counts == {"VIP": 2}
     assert category_service.count_uncategorised(db) == 1
+
+
+def test_merge_moves_log_entries(db: Database) -> None:
+    from zoneinfo import ZoneInfo
+
+    from crm_web.services import comm_log
+
+    zone = ZoneInfo("Asia/Shanghai")
+    target = add(db, name="张小明", mobile="15555500102")
+    source = add(db, name="Zhang")
+    entry = comm_log.parse_entry(
+        db, {"contact_id": str(source),
+             "occurred_at": "2026-12-01T10:00", "channel": "phone",
+             "title": "报价"}, zone=zone)
+    comm_log.create_entry(db, entry, owner="Admin", zone=zone)
+    service.merge_contacts(db, target_id=target, source_id=source, region="CN")
+    target_uuid = contact_data.get_contact(db, target)["uuid"]  # type: ignore[index]
+    rows = db.query("SELECT contact_uuid FROM comm_logs")
+    assert rows == [{"contact_uuid": target_uuid}]

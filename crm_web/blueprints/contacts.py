@@ -21,11 +21,12 @@ from werkzeug.wrappers import Response
 from crm_web import web
 from crm_web.data import contacts as contact_data
 from crm_web.services import categories as category_service
+from crm_web.services import clock, saved_views
 from crm_web.services import contacts as contact_service
-from crm_web.services import saved_views
 from crm_web.services.contacts import ContactInvalidError, DuplicateContactError
 from crm_web.services.fields import CONTACT_FIELDS, SORT_COLUMNS, Field
 from crm_web.services.search import Filters, search_contacts
+from crm_web.services.timeline import timeline_for_contact
 
 bp = Blueprint("contacts", __name__, url_prefix="/contacts")
 
@@ -152,10 +153,12 @@ def new() -> Any:
 @bp.get("/<int:contact_id>")
 def show(contact_id: int) -> str:
     row = contact_service.require_contact(web.db(), contact_id)
+    zone = clock.user_zone(web.preferences()["time_zone"])
     return render_template(
         "contacts/show.html",
         contact=contact_service.contact_view(web.db(), row),
         fields=CONTACT_FIELDS,
+        timeline=timeline_for_contact(web.db(), row["uuid"], zone=zone),
     )
 
 

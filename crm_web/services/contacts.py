@@ -12,8 +12,11 @@ from typing import Any
 
 from flask_babel import gettext as _
 
+from crm_web.data import appointments as appointment_data
 from crm_web.data import categories as category_data
+from crm_web.data import comm_logs as comm_log_data
 from crm_web.data import contacts as contact_data
+from crm_web.data import sales as sales_data
 from crm_web.data.db import Database
 from crm_web.data.records import new_record, next_revision
 from crm_web.data.schema import utcnow
@@ -336,6 +339,9 @@ def merge_contacts(
                 "revision": revision,
             },
         )
+        # Everything linked to the merged card moves with it.
+        for area in (comm_log_data, sales_data, appointment_data):
+            area.relink_contact(db, source["uuid"], target["uuid"], revision=revision)
 
     db.write(work)
     log.info("Contact %s merged into %s", source_id, target_id)
