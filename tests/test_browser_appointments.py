@@ -1,13 +1,21 @@
-"""Appointment pages in headless Chromium, served by waitress."""
+"""Appointment pages in headless Chromium, served by waitress.
+
+The browser runs in a thread of its own. test_browser.py keeps a sync
+Playwright open in the main thread for the whole session, and a second
+sync_playwright() in that thread fails with "using Playwright Sync API
+inside the asyncio loop".
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 import test_browser
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Browser, Page, Playwright, expect, sync_playwright
 
 from crm_web.data.db import Database
 from crm_web.services import appointments as service
@@ -18,10 +26,65 @@ pytestmark = pytest.mark.browser
 
 ZONE = ZoneInfo("Asia/Shanghai")
 
-# The Chromium, server and page fixtures of the contact browser tests.
-browser = test_browser.browser
+# The server fixture of the contact browser tests.
 base_url = test_browser.base_url
-page = test_browser.page
+
+Steps = Callable[[Page], None]
+
+
+class BrowserThread:
+    """Chromium driven from one worker thread; steps run there too."""
+
+    def __init__(self) -> None:
+        self._pool = ThreadPoolExecutor(max_workers=1)
+        self._playwright: Playwright | None = None
+        self._browser: Browser | None = None
+        self._pool.submit(self._start).result()
+
+    def _start(self) -> None:
+        self._playwright = sync_playwright().start()
+        self._browser = self._playwright.chromium.launch(
+            executable_path=str(test_browser.CHROMIUM),
+            args=test_browser.CHROMIUM_ARGS,
+        )
+
+    def run(self, steps: Steps) -> None:
+        """Run ``steps`` on a page in a fresh context; fail on JavaScript errors."""
+        self._pool.submit(self._run, steps).result()
+
+    def _run(self, steps: Steps) -> None:
+        assert self._browser is not None
+        context = self._browser.new_context(
+            locale="en-US", viewport=test_browser.VIEWPORT
+        )
+        context.set_default_timeout(test_browser.TIMEOUT_MS)
+        errors: list[str] = []
+        page = context.new_page()
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        try:
+            steps(page)
+        finally:
+            context.close()
+        assert not errors, f"uncaught JavaScript errors: {errors}"
+
+    def close(self) -> None:
+        self._pool.submit(self._stop).result()
+        self._pool.shutdown()
+
+    def _stop(self) -> None:
+        if self._browser is not None:
+            self._browser.close()
+        if self._playwright is not None:
+            self._playwright.stop()
+
+
+@pytest.fixture(scope="module")
+def chromium() -> Iterator[BrowserThread]:
+    if not test_browser.CHROMIUM.exists():
+        pytest.fail(f"{test_browser.CHROMIUM} is missing: install Debian's chromium")
+    browser = BrowserThread()
+    yield browser
+    browser.close()
 
 
 @pytest.fixture(autouse=True)
@@ -41,38 +104,41 @@ def fill_new_appointment(
     page.get_by_role("button", name="Save").click()
 
 
-def test_new_appointment_in_this_week(page: Page, base_url: str) -> None:
+def test_new_appointment_in_this_week(chromium: BrowserThread, base_url: str) -> None:
     starts = datetime.combine(clock.today(ZONE), time(23, 30))
 
-    fill_new_appointment(page, base_url, "验货 23:30", starts)
-    page.get_by_role("link", name="This week").click()
-    row = page.locator("tr.appointment", has_text="验货 23:30")
+    def steps(page: Page) -> None:
+        fill_new_appointment(page, base_url, "验货 23:30", starts)
+        page.get_by_role("link", name="This week").click()
+        row = page.locator("tr.appointment", has_text="验货 23:30")
 
-    expect(page.locator(".quick-view.current")).to_have_text("This week")
-    expect(row).to_have_count(1)
-    expect(row).to_contain_text("23:30–23:50")
-    expect(row).to_contain_text("宁波港")
+        expect(page.locator(".quick-view.current")).to_have_text("This week")
+        expect(row).to_have_count(1)
+        expect(row).to_contain_text("23:30–23:50")
+        expect(row).to_contain_text("宁波港")
+
+    chromium.run(steps)
 
 
 def test_calendar_shows_appointment_on_its_day(
-    page: Page,
-    base_url: str,
+    chromium: BrowserThread, base_url: str
 ) -> None:
     starts = datetime.combine(clock.today(ZONE), time(0, 30))
-    fill_new_appointment(page, base_url, "早班电话", starts)
 
-    page.get_by_role("link", name="Month calendar").click()
-    cell = page.locator(f'td.day[data-date="{starts.date().isoformat()}"]')
+    def steps(page: Page) -> None:
+        fill_new_appointment(page, base_url, "早班电话", starts)
+        page.get_by_role("link", name="Month calendar").click()
+        cell = page.locator(f'td.day[data-date="{starts.date().isoformat()}"]')
 
-    expect(cell).to_contain_text("早班电话")
-    expect(cell).to_contain_text("00:30")
-    expect(page.locator("td.day", has_text="早班电话")).to_have_count(1)
+        expect(cell).to_contain_text("早班电话")
+        expect(cell).to_contain_text("00:30")
+        expect(page.locator("td.day", has_text="早班电话")).to_have_count(1)
+
+    chromium.run(steps)
 
 
 def test_reminder_notice_stays_dismissed(
-    page: Page,
-    base_url: str,
-    app_db: Database,
+    chromium: BrowserThread, base_url: str, app_db: Database
 ) -> None:
     soon = clock.to_local(clock.now_utc(), ZONE).replace(tzinfo=None)
     service.create_appointment(
@@ -86,15 +152,19 @@ def test_reminder_notice_stays_dismissed(
         zone=ZONE,
     )
     app_db.release()
-    script = "/static/js/reminders.js"
+    # base.html does not load the poller yet, so the test adds it.
+    script = f"{base_url}/static/js/reminders.js"
 
-    page.goto(f"{base_url}/appointments/")
-    page.add_script_tag(url=f"{base_url}{script}")
-    notice = page.locator(".reminder", has_text="给王经理回电话")
-    expect(notice).to_have_count(1)
-    notice.get_by_role("button", name="Dismiss").click()
-    page.reload()
-    page.add_script_tag(url=f"{base_url}{script}")
-    page.wait_for_load_state("networkidle")
+    def steps(page: Page) -> None:
+        page.goto(f"{base_url}/appointments/")
+        page.add_script_tag(url=script)
+        notice = page.locator(".reminder", has_text="给王经理回电话")
+        expect(notice).to_have_count(1)
+        notice.get_by_role("button", name="Dismiss").click()
+        page.reload()
+        page.add_script_tag(url=script)
+        page.wait_for_load_state("networkidle")
 
-    expect(page.locator(".reminder")).to_have_count(0)
+        expect(page.locator(".reminder")).to_have_count(0)
+
+    chromium.run(steps)
