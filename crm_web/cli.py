@@ -106,6 +106,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UserError as error:
         print(error.message, file=sys.stderr)
         return 2
+    except FileNotFoundError as error:
+        print(
+            f"File not found: {error.filename}. Check the path and try again.",
+            file=sys.stderr,
+        )
+        return 2
+    except BrokenPipeError:
+        # The reader (such as `head`) closed the pipe: nothing left to say.
+        sys.stderr.close()
+        return 0
     except KeyboardInterrupt:
         return 130
 

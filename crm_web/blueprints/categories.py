@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from werkzeug.wrappers import Response
 
 from crm_web import web
@@ -52,7 +53,13 @@ def delete(category_uuid: str) -> Response:
         moved = category_service.delete_category(
             web.db(), category_uuid, move_to=request.form.get("move_to") or None
         )
-        flash(_("Category deleted; %(count)s contacts were moved.", count=moved))
+        flash(
+            ngettext(
+                "Category deleted; %(num)s contact was moved.",
+                "Category deleted; %(num)s contacts were moved.",
+                moved,
+            )
+        )
     except UserError as error:
         flash(error.message, "error")
     return redirect(url_for(".index"))

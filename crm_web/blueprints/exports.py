@@ -51,6 +51,7 @@ def download() -> Response:
         query=request.args.get("q", ""),
         filters=filters_from(request.args),
         fields=chosen,
+        include_extra=bool(request.args.get("extra")),
     )
 
     @after_this_request

@@ -38,7 +38,12 @@ bp = Blueprint("imports", __name__, url_prefix="/imports")
 
 _TOKEN = re.compile(r"[0-9a-f]{32}")
 ENCODINGS = ("utf-8-sig", "gb18030", "big5", "utf-16", "cp1252")
-DELIMITERS = {"\t": _l("Tab"), ",": ",", ";": ";", "|": "|"}
+DELIMITERS = {
+    "\t": _l("Tab"),
+    ",": _l("Comma (,)"),
+    ";": _l("Semicolon (;)"),
+    "|": _l("Vertical bar (|)"),
+}
 
 
 def _upload_dir(token: str) -> Path:

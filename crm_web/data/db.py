@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 import dataset
 from sqlalchemy import Connection, event, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
 
 from crm_web.data import schema
 from crm_web.errors import DatabaseCharsetError, DatabaseUnavailableError
@@ -213,8 +213,25 @@ def _engine_kwargs(is_mysql: bool) -> dict[str, Any]:
     }
 
 
+SUPPORTED_BACKENDS = "sqlite:///FILE or mysql+pymysql://USER:PASSWORD@HOST/DB"
+
+
 def connect(url: str) -> Database:
     """Open the database at ``url`` and bring its schema up to date."""
-    db = Database(url)
+    try:
+        db = Database(url)
+    except (ArgumentError, ImportError) as error:
+        # A misspelt URL, or a driver R9 CRM does not ship (mysql:// means
+        # MySQLdb, postgresql:// means psycopg).
+        raise DatabaseUnavailableError(
+            _safe(url), f"use a URL of the form {SUPPORTED_BACKENDS} ({error})"
+        ) from error
     db.prepare()
     return db
+
+
+def _safe(url: str) -> str:
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "(unreadable URL)"

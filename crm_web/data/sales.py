@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
+    Integer,
     Select,
     and_,
     extract,
@@ -17,6 +18,7 @@ from sqlalchemy import (
     or_,
     select,
     true,
+    type_coerce,
     update,
 )
 
@@ -290,45 +292,68 @@ def find_for_contact(db: Database, contact_uuid: str) -> list[dict[str, Any]]:
 # --- summaries ---------------------------------------------------------------
 
 
-def _group_expressions(by: str) -> list[Any]:
+def _group_expressions(db: Database, by: str) -> list[Any]:
     if by == "month":
+        if db.is_sqlite:
+            # SQLite stores a date as "YYYY-MM-DD" text; substr is cheaper
+            # than strftime over 100,000 rows.
+            return [func.substr(sales.c.sold_on, 1, 7)]
         return [extract("year", sales.c.sold_on), extract("month", sales.c.sold_on)]
-    if by == "contact":
+    if by in ("contact", "category"):
         return [sales.c.contact_uuid]
-    if by == "category":
-        return [contacts.c.category_uuid]
     if by in GROUP_COLUMNS:
         return [sales.c[by]]
     raise ValueError(f"cannot group sales by {by!r}")
 
 
+def _live_for_summary(filters: SaleFilters) -> ColumnElement[bool]:
+    """Return the live-rows condition in the form that aggregates fastest.
+
+    Without a date filter every live row is read anyway, and a plain table
+    scan beats reading rows through the (deleted, sold_on) index: at
+    100,000 rows on SQLite 3.40 about 75 ms against 200 ms (bench/sales.py).
+    Adding 0 keeps either database from choosing that index.
+    """
+    if filters.sold_from or filters.sold_to:
+        return _live()
+    return (type_coerce(sales.c.deleted, Integer) + 0) == 0
+
+
 def summarize(db: Database, by: str, filters: SaleFilters) -> list[dict[str, Any]]:
     """Return count, quantity and amount per group value and currency.
 
-    Each row has ``key`` (a tuple of the group expressions' values),
-    ``currency``, ``count``, ``quantity_milli`` and ``amount_minor``. The
-    values are grouped exactly as stored: the caller merges spellings.
+    Each row has ``key`` (a tuple of the group values: (year, month) for
+    "month", the category uuid for "category"), ``currency``, ``count``,
+    ``quantity_milli`` and ``amount_minor``. Text values are grouped exactly
+    as stored, so the caller merges spellings.
     """
-    keys = _group_expressions(by)
+    keys = _group_expressions(db, by)
     labelled = [key.label(f"k{i}") for i, key in enumerate(keys)]
-    statement = select(
-        *labelled,
-        sales.c.currency,
-        func.count().label("count"),
-        func.sum(sales.c.quantity_milli).label("quantity_milli"),
-        func.sum(sales.c.amount_minor).label("amount_minor"),
-    ).where(_live(), *filter_conditions(filters))
-    if by == "category":
-        statement = statement.select_from(
-            sales.outerjoin(contacts, contacts.c.uuid == sales.c.contact_uuid)
+    # Currency first, so that no index on the other column tempts the
+    # planner into an index scan with a table lookup per row.
+    statement = (
+        select(
+            sales.c.currency,
+            *labelled,
+            func.count().label("count"),
+            func.sum(sales.c.quantity_milli).label("quantity_milli"),
+            func.sum(sales.c.amount_minor).label("amount_minor"),
         )
-    statement = statement.group_by(*keys, sales.c.currency)
+        .where(_live_for_summary(filters), *filter_conditions(filters))
+        .group_by(sales.c.currency, *keys)
+    )
+    if by == "category":
+        statement = _by_category(statement)
     rows = []
     for row in db.execute(statement):
         mapping = row._mapping
+        key = tuple(mapping[f"k{i}"] for i in range(len(keys)))
+        if by == "month" and db.is_sqlite:
+            year, _, month = str(key[0]).partition("-")
+            key = (int(year), int(month))
         rows.append(
             {
-                "key": tuple(mapping[f"k{i}"] for i in range(len(keys))),
+                "key": key,
                 "currency": mapping["currency"],
                 "count": int(mapping["count"]),
                 # SUM returns Decimal on MySQL; the values are whole numbers.
@@ -337,6 +362,27 @@ def summarize(db: Database, by: str, filters: SaleFilters) -> list[dict[str, Any
             }
         )
     return rows
+
+
+def _by_category(per_contact: Select[Any]) -> Select[Any]:
+    """Regroup per-contact sums by the contacts' category.
+
+    Joining the grouped rows is faster than joining every sale: 90 ms
+    against 115 ms at 100,000 rows on SQLite 3.40 (bench/sales.py).
+    """
+    inner = per_contact.subquery()
+    joined = inner.outerjoin(contacts, contacts.c.uuid == inner.c.k0)
+    return (
+        select(
+            inner.c.currency,
+            contacts.c.category_uuid.label("k0"),
+            func.sum(inner.c.count).label("count"),
+            func.sum(inner.c.quantity_milli).label("quantity_milli"),
+            func.sum(inner.c.amount_minor).label("amount_minor"),
+        )
+        .select_from(joined)
+        .group_by(inner.c.currency, contacts.c.category_uuid)
+    )
 
 
 def sum_amounts(db: Database, *, start: date, end: date) -> dict[str, int]:

@@ -7,9 +7,12 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from flask_babel import gettext as _
+
 from crm_web.data import categories as category_data
 from crm_web.data import contacts as contact_data
 from crm_web.data.db import Database
+from crm_web.errors import ExportWriteError
 from crm_web.services.contacts import decode_extra
 from crm_web.services.fields import CONTACT_FIELDS, FIELD_NAMES
 from crm_web.services.search import Filters, index_for
@@ -79,17 +82,23 @@ def export_to_path(
     query: str = "",
     filters: Filters | None = None,
     fields: Sequence[str] | None = None,
+    include_extra: bool = True,
 ) -> int:
-    """Write matching contacts to ``path``; the format follows its extension."""
+    """Write matching contacts to ``path``; the format follows its extension.
+
+    ``include_extra`` adds a column for every extra field (columns kept from
+    imports, such as an ID number) that the matching contacts use.
+    """
     from crm_web.services.exporting import kind_for_filename, write_table
 
     kind = kind_for_filename(path.name)
-    columns = export_columns(
-        fields=fields, extra_labels=extra_labels_of(db, query, filters)
-    )
+    if not path.parent.is_dir():
+        raise ExportWriteError(
+            str(path), _("the folder %(folder)s does not exist", folder=path.parent)
+        )
+    labels = extra_labels_of(db, query, filters) if include_extra else []
+    columns = export_columns(fields=fields, extra_labels=labels)
     rows = flat_rows(contacts_for_query(db, query, filters))
-    temporary = path.with_name(path.name + ".part")
-    count = write_table(temporary, kind, columns, rows)
-    temporary.replace(path)
+    count = write_table(path, kind, columns, rows, sheet_title=_("Contacts"))
     log.info("Exported %s contacts to %s", count, path)
     return count

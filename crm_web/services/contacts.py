@@ -114,6 +114,14 @@ def _parse_field(spec: Field, raw: Any) -> tuple[Any, str]:
         value = ", ".join(text.split_tags(value))
     if spec.kind != "longtext":
         value = " ".join(value.split())
+    if spec.max_length and len(value) > spec.max_length and spec.name == "notes":
+        return value, _(
+            "%(field)s is %(length)s characters long; the limit is %(max)s. "
+            "Shorten it.",
+            field=spec.label,
+            length=len(value),
+            max=spec.max_length,
+        )
     if spec.max_length and len(value) > spec.max_length:
         return value, _(
             "%(field)s is %(length)s characters long; the limit is %(max)s. "

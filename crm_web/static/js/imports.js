@@ -11,6 +11,8 @@
     document.getElementById("job-rows").textContent = state.progress;
     showPercent(state);
     if (state.state === "done" && state.result) {
+      var heading = document.querySelector(".page-header h1");
+      heading.textContent = R9.text("import_done");
       document.getElementById("job-message").textContent = state.result.message;
       var list = document.getElementById("job-reasons");
       list.replaceChildren();
