@@ -7,12 +7,11 @@ from http import HTTPStatus
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, redirect, render_template, request, url_for
+from flask import Flask, render_template, request
 from flask_babel import Babel
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException, SecurityError
-from werkzeug.wrappers import Response
 
 from crm_web import web
 from crm_web.config import Settings, load_settings
@@ -78,6 +77,7 @@ def _register_blueprints(app: Flask) -> None:
         categories,
         contacts,
         exports,
+        home,
         imports,
         log,
         sales,
@@ -90,6 +90,7 @@ def _register_blueprints(app: Flask) -> None:
         categories,
         contacts,
         exports,
+        home,
         imports,
         log,
         sales,
@@ -97,10 +98,6 @@ def _register_blueprints(app: Flask) -> None:
     )
     for module in modules:
         app.register_blueprint(module.bp)
-
-    @app.get("/")
-    def index() -> Response:
-        return redirect(url_for("contacts.index"))
 
 
 def _register_handlers(app: Flask) -> None:

@@ -20,6 +20,7 @@ from crm_web.services.preferences import load_preferences
 # Sidebar entries: endpoint, label, icon name. Areas not built yet show a
 # "coming soon" page instead of a 404.
 AREAS = (
+    ("home.index", _l("Home"), "home"),
     ("contacts.index", _l("Contacts"), "contacts"),
     ("log.index", _l("Communication log"), "log"),
     ("sales.index", _l("Sales & service"), "sales"),

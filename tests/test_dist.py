@@ -75,9 +75,10 @@ def test_dist_serves_contacts(running: Running) -> None:
     assert status == HTTPStatus.OK
 
 
-def test_dist_redirects_home(running: Running) -> None:
-    status, _ = _get(running.base_url, follow_redirects=False)
-    assert status == HTTPStatus.FOUND
+def test_dist_serves_home(running: Running) -> None:
+    status, page = _get(running.base_url, follow_redirects=False)
+    assert status == HTTPStatus.OK
+    assert 'id="home-appointments"' in page
 
 
 def test_dist_serves_static(running: Running) -> None:

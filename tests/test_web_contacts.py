@@ -42,10 +42,11 @@ def test_page_renders(client: FlaskClient, path: str) -> None:
     assert client.get(path).status_code == HTTPStatus.OK
 
 
-def test_root_redirects_to_contacts(client: FlaskClient) -> None:
-    response = client.get("/")
-    assert response.status_code == HTTPStatus.FOUND
-    assert response.headers["Location"].endswith("/contacts/")
+def test_root_is_home_page(client: FlaskClient) -> None:
+    page = client.get("/").get_data(as_text=True)
+    for section in ("home-appointments", "home-follow-ups", "home-recent",
+                    "home-sales"):
+        assert f'id="{section}"' in page
 
 
 def test_unknown_page_is_404_with_message(client: FlaskClient) -> None:

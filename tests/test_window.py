@@ -122,7 +122,7 @@ def app_result(
     try:
         base = f"http://127.0.0.1:{port}/"
         _wait_for_http(base + "contacts/", server, server_log)
-        yield _run_child(display_env, base, "app", data_dir)
+        yield _run_child(display_env, base + "contacts/", "app", data_dir)
     finally:
         server.terminate()
         server.wait(timeout=10)
