@@ -310,9 +310,9 @@ def _live_for_summary(filters: SaleFilters) -> ColumnElement[bool]:
     """Return the live-rows condition in the form that aggregates fastest.
 
     Without a date filter every live row is read anyway, and a plain table
-    scan beats reading rows through the (deleted, sold_on) index: at
-    100,000 rows on SQLite 3.40 about 75 ms against 200 ms (bench/sales.py).
-    Adding 0 keeps either database from choosing that index.
+    scan beats reading rows through the (deleted, sold_on) index: about
+    75 ms against 200 ms at 100,000 rows on SQLite 3.40 with 2 cores
+    (bench/sales.py). Adding 0 keeps either database from using that index.
     """
     if filters.sold_from or filters.sold_to:
         return _live()
@@ -368,7 +368,7 @@ def _by_category(per_contact: Select[Any]) -> Select[Any]:
     """Regroup per-contact sums by the contacts' category.
 
     Joining the grouped rows is faster than joining every sale: 90 ms
-    against 115 ms at 100,000 rows on SQLite 3.40 (bench/sales.py).
+    against 115 ms at 100,000 rows on the same machine (bench/sales.py).
     """
     inner = per_contact.subquery()
     joined = inner.outerjoin(contacts, contacts.c.uuid == inner.c.k0)
