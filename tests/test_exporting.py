@@ -177,9 +177,13 @@ def test_xlsx_text_is_string_cell(tmp_path: Path, value: str) -> None:
 
 
 @pytest.mark.parametrize("value", ["00123", "=1+1", "+86 155 5550 0102"])
-def test_xlsx_text_has_text_format(tmp_path: Path, value: str) -> None:
+def test_xlsx_text_column_has_text_format(tmp_path: Path, value: str) -> None:
+    # The column's Text format makes Excel keep numbers typed later as text;
+    # the exported value itself is a string cell whatever its format.
     path = write(tmp_path / "a.xlsx", "xlsx", one_value(value))
-    assert xlsx_cells(path)[1][0].number_format == "@"
+    sheet = load_workbook(path).worksheets[0]
+    assert sheet.column_dimensions["A"].number_format == "@"
+    assert xlsx_cells(path)[1][0].data_type == "s"
 
 
 def test_xlsx_formula_text_not_guarded(tmp_path: Path) -> None:
@@ -260,7 +264,7 @@ def test_xlsx_mixed_column_keeps_formats(tmp_path: Path) -> None:
     rows = [{"value": value} for value in values]
     path = write(tmp_path / "a.xlsx", "xlsx", rows)
     formats = [row[0].number_format for row in xlsx_cells(path)[1:]]
-    assert formats == ["yyyy-mm-dd", "yyyy-mm-dd hh:mm", "@", "General"]
+    assert formats == ["yyyy-mm-dd", "yyyy-mm-dd hh:mm", "General", "General"]
 
 
 def test_xlsx_rows_keep_own_values(tmp_path: Path) -> None:

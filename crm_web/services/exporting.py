@@ -27,6 +27,7 @@ from typing import BinaryIO, TextIO
 
 from openpyxl import Workbook
 from openpyxl.cell import Cell, WriteOnlyCell
+from openpyxl.cell.cell import ERROR_CODES
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
@@ -95,7 +96,13 @@ def write_table(
     if _checked_kind(kind) == "xlsx":
         with open_binary(target) as stream:
             workbook = Workbook(write_only=True)
-            count = add_sheet(workbook, sheet_title, columns, rows)
+            count = add_sheet(
+                workbook,
+                sheet_title,
+                columns,
+                rows,
+                column_formats=[TEXT_FORMAT] * len(columns),
+            )
             workbook.save(stream)
         return count
 
@@ -284,7 +291,12 @@ class _CellPool:
         if value is None or value == "":
             return None
         if isinstance(value, str):
-            cell = self._cell(index, TEXT_FORMAT)
+            if _is_plain_text(value):
+                # A plain str becomes a string cell without a style of its own:
+                # writing a styled cell costs about twice as much, and the
+                # column's Text format already covers cells typed later.
+                return value
+            cell = self._cell(index, "General")
             _set_string(cell, value)
             return cell
         number_format, value = _xlsx_value(key, value)
@@ -310,6 +322,13 @@ def _xlsx_value(key: str, value: object) -> tuple[str, object]:
     if _is_number(value):
         return "General", value
     raise _unsupported_value(key, value)
+
+
+def _is_plain_text(value: str) -> bool:
+    """Return whether openpyxl stores ``value`` as a string cell unchanged."""
+    return (
+        value[0] != "=" and value not in ERROR_CODES and not _OOXML_ESCAPE.search(value)
+    )
 
 
 def _set_string(cell: Cell, value: str) -> None:
