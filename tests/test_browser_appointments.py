@@ -152,7 +152,8 @@ def test_reminder_notice_stays_dismissed(
         zone=ZONE,
     )
     app_db.release()
-    # base.html does not load the poller yet, so the test adds it.
+    # The test adds the poller itself, so it does not depend on base.html.
+    # Where base.html loads it too, both copies show the notice only once.
     script = f"{base_url}/static/js/reminders.js"
 
     def steps(page: Page) -> None:

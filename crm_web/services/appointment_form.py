@@ -19,7 +19,7 @@ from crm_web.services.appointments import (
 from crm_web.services.search import search_contacts
 
 REMINDER_CHOICES = (0, 5, 10, 15, 30, 60, 120, 24 * 60)
-# Contacts named when a typed contact matches several.
+# Maximum number of contacts the error names when the typed text matches several.
 CONTACT_MATCHES_SHOWN = 3
 
 
@@ -27,8 +27,8 @@ def parse_form(db: Database, raw: Mapping[str, Any]) -> dict[str, Any]:
     """Turn the form's text into create_appointment values.
 
     The contact is the hidden contact_uuid, unless the user typed something
-    else in the contact field: then that text must match exactly one
-    contact, as in the contacts' smart query.
+    else in the contact field. Then the contacts' smart query must find
+    exactly one contact for that text.
     """
     errors: dict[str, str] = {}
     values: dict[str, Any] = {
