@@ -215,8 +215,9 @@ def test_sales_for_contact_newest_first(db: Database) -> None:
     assert ids(rows) == [newer, older]
     assert set(rows[0]) == {
         "id", "uuid", "sold_on", "item", "service_type",
-        "amount_minor", "currency", "status",
+        "amount_minor", "currency", "status", "status_label", "notes",
     }  # fmt: skip
+    assert rows[0]["status_label"] == "Ordered"
 
 
 def test_relink_contact_moves_records(db: Database) -> None:

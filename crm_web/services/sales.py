@@ -291,7 +291,8 @@ def sales_for_contact(db: Database, contact_uuid: str) -> list[dict[str, Any]]:
     """Return a contact's live records for the card's timeline, newest first.
 
     Each dict has id (for ``url_for('sales.edit', sale_id=...)``), uuid,
-    sold_on, item, service_type, amount_minor, currency and status.
+    sold_on, item, service_type, amount_minor, currency, status, its
+    translated status_label, and notes.
     """
     keys = (
         "id",
@@ -302,9 +303,16 @@ def sales_for_contact(db: Database, contact_uuid: str) -> list[dict[str, Any]]:
         "amount_minor",
         "currency",
         "status",
+        "notes",
     )
     rows = sale_data.find_for_contact(db, contact_uuid)
-    return [{key: row[key] for key in keys} for row in rows]
+    return [
+        {
+            **{key: row[key] for key in keys},
+            "status_label": str(STATUSES.get(row["status"], row["status"])),
+        }
+        for row in rows
+    ]
 
 
 def month_totals(db: Database, *, year: int, month: int) -> dict[str, int]:
