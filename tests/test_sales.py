@@ -11,6 +11,7 @@ from crm_web.data.db import Database
 from crm_web.errors import VersionConflictError
 from crm_web.services import contacts as contact_service
 from crm_web.services import sales as sale_service
+from crm_web.services import sales_contacts
 from crm_web.services.sales import SaleFilters, SaleInvalidError
 
 
@@ -251,7 +252,7 @@ def test_month_totals_december(db: Database) -> None:
 def test_resolve_contact_by_typed_text(db: Database, typed: str) -> None:
     uuid = add_contact(db, name="张小明", mobile="13812345678", email="zxm@example.com")
     assert (
-        sale_service.resolve_contact(db, contact_uuid="", typed=typed, region="CN")
+        sales_contacts.resolve_contact(db, contact_uuid="", typed=typed, region="CN")
         == uuid
     )
 
@@ -260,13 +261,13 @@ def test_resolve_contact_ambiguous_name(db: Database) -> None:
     add_contact(db, name="王芳")
     add_contact(db, name="王芳")
     with pytest.raises(SaleInvalidError) as caught:
-        sale_service.resolve_contact(db, contact_uuid="", typed="王芳", region="CN")
+        sales_contacts.resolve_contact(db, contact_uuid="", typed="王芳", region="CN")
     assert "several contacts" in caught.value.errors["contact"]
 
 
 def test_resolve_contact_unknown(db: Database) -> None:
     with pytest.raises(SaleInvalidError) as caught:
-        sale_service.resolve_contact(db, contact_uuid="", typed="nobody", region="CN")
+        sales_contacts.resolve_contact(db, contact_uuid="", typed="nobody", region="CN")
     assert "“nobody”" in caught.value.errors["contact"]
 
 

@@ -27,7 +27,7 @@ from werkzeug.wrappers import Response
 
 from crm_web import web
 from crm_web.services import categories as category_service
-from crm_web.services import money, sales_io, sales_summary
+from crm_web.services import money, sales_contacts, sales_io, sales_summary
 from crm_web.services import sales as sale_service
 from crm_web.services.clock import CURRENCIES
 from crm_web.services.exporting import EXPORT_KINDS, content_type
@@ -163,7 +163,7 @@ def _parse_request(row: dict[str, Any] | None) -> sale_service.SaleInput:
         default_currency=web.preferences()["default_currency"],
         previous=previous,
     )
-    sale.values["contact_uuid"] = sale_service.resolve_contact(
+    sale.values["contact_uuid"] = sales_contacts.resolve_contact(
         web.db(),
         contact_uuid=request.form.get("contact_uuid", ""),
         typed=request.form.get("contact", ""),
@@ -208,7 +208,7 @@ def _render_form(
         sale=row,
         values=values,
         contact_name=values.get("contact")
-        or sale_service.contact_name(web.db(), contact_uuid),
+        or sales_contacts.contact_name(web.db(), contact_uuid),
         errors=error.errors if error else {},
         message=error.message if error else "",
         currencies=sorted(CURRENCIES),
@@ -254,7 +254,7 @@ def contact_suggestions() -> dict[str, Any]:
     query = request.args.get("q", "").strip()
     if not query:
         return {"contacts": []}
-    found = sale_service.suggest_contacts(web.db(), query, limit=CONTACT_SUGGESTIONS)
+    found = sales_contacts.suggest_contacts(web.db(), query, limit=CONTACT_SUGGESTIONS)
     return {"contacts": found}
 
 
