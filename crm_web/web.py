@@ -15,6 +15,7 @@ from flask_babel import lazy_gettext as _l
 from crm_web.config import Settings
 from crm_web.data.db import Database
 from crm_web.i18n import LANGUAGES, match_language, system_language
+from crm_web.services import clock
 from crm_web.services.preferences import load_preferences
 
 # Sidebar entries: endpoint, label, icon name. Areas not built yet show a
@@ -101,7 +102,9 @@ def format_local_datetime(value: datetime | None) -> str:
     """Format a stored UTC datetime in the user's time zone."""
     if value is None:
         return ""
-    local = value.replace(tzinfo=UTC).astimezone()
+    local = value.replace(tzinfo=UTC).astimezone(
+        clock.user_zone(preferences()["time_zone"])
+    )
     return str(babel_format_datetime(local.replace(tzinfo=None), "short"))
 
 

@@ -18,10 +18,12 @@ import pymysql
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from playwright.sync_api import Browser, Page, sync_playwright
 
 from crm_web import create_app
 from crm_web.config import Settings, load_settings
 from crm_web.data.db import Database, connect
+from crm_web.server import Server
 from crm_web.services import search
 
 MYSQL_HOST = os.environ.get("MYSQL_TEST_HOST", "127.0.0.1")
@@ -126,3 +128,56 @@ def client(app: Flask) -> FlaskClient:
 def app_db(app: Flask) -> Database:
     database: Database = app.extensions["crm_db"]
     return database
+
+
+# --- real browser -----------------------------------------------------------
+# Debian's Chromium, never a browser downloaded by Playwright. One Playwright
+# runs per session: a second sync_playwright() in the same thread fails.
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+]
+TIMEOUT_MS = 10_000
+VIEWPORT = {"width": 1280, "height": 800}
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    if not CHROMIUM.exists():
+        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium package")
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS
+        )
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def base_url(app: Flask) -> Iterator[str]:
+    """Serve ``app`` on a free port and yield its URL without the final slash."""
+    server = Server(app, port=0)
+    server.start_in_thread()
+    yield server.url.rstrip("/")
+    server.close()
+
+
+@pytest.fixture
+def page(browser: Browser, base_url: str) -> Iterator[Page]:
+    """Yield a page in a fresh context and fail on uncaught JavaScript errors."""
+    context = browser.new_context(
+        accept_downloads=True, locale="en-US", viewport=VIEWPORT
+    )
+    context.set_default_timeout(TIMEOUT_MS)
+    errors: list[str] = []
+    tab = context.new_page()
+    tab.on("pageerror", lambda error: errors.append(str(error)))
+    yield tab
+    context.close()
+    assert not errors, f"uncaught JavaScript errors: {errors}"

@@ -12,34 +12,23 @@ import datetime
 import io
 import re
 import zipfile
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import openpyxl
 import pytest
 from builders import make_xls, make_xlsx
-from flask import Flask
-from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
+
+# The browser, base_url and page fixtures are in conftest.py, shared by every
+# browser test module (one Playwright per session).
+from conftest import CHROMIUM, CHROMIUM_ARGS, TIMEOUT_MS, VIEWPORT  # noqa: F401
+from playwright.sync_api import Locator, Page, expect
 
 from crm_web.data.db import Database
-from crm_web.server import Server
 from crm_web.services import contacts as contact_service
 from crm_web.services.fields import FIELD_NAMES
 
 pytestmark = pytest.mark.browser
-
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-sync",
-]
-TIMEOUT_MS = 10_000
-VIEWPORT = {"width": 1280, "height": 800}
 
 # The export's header row, which is the English labels of CONTACT_FIELDS.
 FIELD_LABELS = [
@@ -69,42 +58,6 @@ REJECTED_REASON = "身份证号 “440101199002280000” is a long number that E
 
 
 # ---------------------------------------------------------------- fixtures
-
-
-@pytest.fixture(scope="session")
-def browser() -> Iterator[Browser]:
-    if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium package")
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS
-        )
-        yield chromium
-        chromium.close()
-
-
-@pytest.fixture
-def base_url(app: Flask) -> Iterator[str]:
-    """Serve ``app`` on a free port and yield its URL without the final slash."""
-    server = Server(app, port=0)
-    server.start_in_thread()
-    yield server.url.rstrip("/")
-    server.close()
-
-
-@pytest.fixture
-def page(browser: Browser, base_url: str) -> Iterator[Page]:
-    """Yield a page in a fresh context and fail on uncaught JavaScript errors."""
-    context = browser.new_context(
-        accept_downloads=True, locale="en-US", viewport=VIEWPORT
-    )
-    context.set_default_timeout(TIMEOUT_MS)
-    errors: list[str] = []
-    tab = context.new_page()
-    tab.on("pageerror", lambda error: errors.append(str(error)))
-    yield tab
-    context.close()
-    assert not errors, f"uncaught JavaScript errors: {errors}"
 
 
 # ---------------------------------------------------------------- helpers
@@ -516,8 +469,8 @@ def test_language_switch_shows_chinese(page: Page, base_url: str) -> None:
     assert page.url == f"{base_url}/contacts/"
     sidebar = page.locator("nav.sidebar ul a").all_inner_texts()
     assert sidebar == [
-        "联系人", "沟通记录", "销售与服务", "预约", "账号保险箱", "文件",
-        "导入", "导出", "设置",
+        "首页", "联系人", "沟通记录", "销售与服务", "预约", "账号保险箱",
+        "文件", "导入", "导出", "设置",
     ]  # fmt: skip
     expect(page.locator("#result-count")).to_have_text("0 个联系人")
     expect(page.locator("#smart-query")).to_have_attribute(

@@ -13,8 +13,8 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+import conftest
 import pytest
-import test_browser
 from playwright.sync_api import Browser, Page, Playwright, expect, sync_playwright
 
 from crm_web.data.db import Database
@@ -26,8 +26,6 @@ pytestmark = pytest.mark.browser
 
 ZONE = ZoneInfo("Asia/Shanghai")
 
-# The server fixture of the contact browser tests.
-base_url = test_browser.base_url
 
 Steps = Callable[[Page], None]
 
@@ -44,8 +42,8 @@ class BrowserThread:
     def _start(self) -> None:
         self._playwright = sync_playwright().start()
         self._browser = self._playwright.chromium.launch(
-            executable_path=str(test_browser.CHROMIUM),
-            args=test_browser.CHROMIUM_ARGS,
+            executable_path=str(conftest.CHROMIUM),
+            args=conftest.CHROMIUM_ARGS,
         )
 
     def run(self, steps: Steps) -> None:
@@ -55,9 +53,9 @@ class BrowserThread:
     def _run(self, steps: Steps) -> None:
         assert self._browser is not None
         context = self._browser.new_context(
-            locale="en-US", viewport=test_browser.VIEWPORT
+            locale="en-US", viewport=conftest.VIEWPORT
         )
-        context.set_default_timeout(test_browser.TIMEOUT_MS)
+        context.set_default_timeout(conftest.TIMEOUT_MS)
         errors: list[str] = []
         page = context.new_page()
         page.on("pageerror", lambda error: errors.append(str(error)))
@@ -80,8 +78,8 @@ class BrowserThread:
 
 @pytest.fixture(scope="module")
 def chromium() -> Iterator[BrowserThread]:
-    if not test_browser.CHROMIUM.exists():
-        pytest.fail(f"{test_browser.CHROMIUM} is missing: install Debian's chromium")
+    if not conftest.CHROMIUM.exists():
+        pytest.fail(f"{conftest.CHROMIUM} is missing: install Debian's chromium")
     browser = BrowserThread()
     yield browser
     browser.close()

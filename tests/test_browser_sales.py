@@ -2,52 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Any
-
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
-from test_browser import CHROMIUM, CHROMIUM_ARGS, base_url, page, table_records
+from playwright.sync_api import Page, expect
+from test_browser import table_records
 
 from crm_web.data.db import Database
 from crm_web.services.preferences import save_preferences
 
+# The browser, base_url and page fixtures come from conftest.py.
 pytestmark = pytest.mark.browser
-
-# The fixtures come from test_browser; naming them here registers them.
-__all__ = ["base_url", "page"]
-
-
-@pytest.fixture(scope="session")
-def browser(request: pytest.FixtureRequest) -> Iterator[Browser]:
-    """Yield test_browser's Chromium when it runs, else launch one.
-
-    The sync API allows one running Playwright per thread, so a second
-    session fixture would fail while test_browser's is alive.
-    """
-    running = _running_browser(request)
-    if running is not None:
-        yield running
-        return
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS
-        )
-        yield chromium
-        chromium.close()
-
-
-def _running_browser(request: pytest.FixtureRequest) -> Browser | None:
-    # NOTE: reads pytest 9's private fixture registry; when that changes,
-    # this finds nothing and the fixture launches its own browser, which
-    # works when this file runs without test_browser.py.
-    registry: Any = getattr(request._fixturemanager, "_arg2node2fixturedefs", {})
-    for definitions in registry.get("browser", {}).values():
-        for definition in definitions:
-            cached = getattr(definition, "cached_result", None)
-            if cached and isinstance(cached[0], Browser) and cached[0].is_connected():
-                return cached[0]
-    return None
 
 
 def add_sale(page: Page, base_url: str, **fields: str) -> None:
