@@ -302,10 +302,45 @@ def _create_daily_work_tables(conn: Connection) -> None:
     metadata.create_all(conn, tables=[comm_logs, sales, pick_lists, appointments])
 
 
+# Covering indexes for the summaries and filters that otherwise read every
+# row: a sales summary by contact took 64 ms on SQLite and 163 ms on MariaDB
+# at 100,000 records, 26 and 114 ms with its index (bench/sales.py).
+SUMMARY_INDEXES = (
+    Index(
+        "ix_sales_sum_contact",
+        sales.c.deleted,
+        sales.c.contact_uuid,
+        sales.c.currency,
+        sales.c.quantity_milli,
+        sales.c.amount_minor,
+    ),
+    Index(
+        "ix_sales_sum_item",
+        sales.c.deleted,
+        sales.c.item,
+        sales.c.currency,
+        sales.c.quantity_milli,
+        sales.c.amount_minor,
+    ),
+    Index(
+        "ix_comm_logs_channel",
+        comm_logs.c.deleted,
+        comm_logs.c.channel,
+        comm_logs.c.occurred_at,
+    ),
+)
+
+
+def _add_summary_indexes(conn: Connection) -> None:
+    for index in SUMMARY_INDEXES:
+        index.create(conn, checkfirst=True)
+
+
 # Numbered upgrades, applied in order, each once. Append; never renumber.
 UPGRADES: list[tuple[int, Callable[[Connection], None]]] = [
     (1, _create_initial_tables),
     (2, _create_daily_work_tables),
+    (3, _add_summary_indexes),
 ]
 
 LATEST_VERSION = UPGRADES[-1][0]
