@@ -15,6 +15,9 @@ from pathlib import Path
 
 from flask import Flask
 
+from bench import appointments as appointments_bench
+from bench import comm_log as comm_log_bench
+from bench import sales as sales_bench
 from bench.backends import BACKENDS, Backend, open_backend
 from bench.exports import measure_export
 from bench.generate import cached_file
@@ -52,6 +55,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--seed", type=int, default=DEFAULT_SEED, help="seed of the generated rows"
+    )
+    parser.add_argument(
+        "--areas",
+        choices=("all", "contacts", "daily"),
+        default="all",
+        help="contacts (import, query, pages, export), daily (log, sales, "
+        "appointments) or all",
     )
     parser.add_argument(
         "--runs",
@@ -114,6 +124,17 @@ def run_backend(
     return figures
 
 
+def run_daily_work(rows: int, backends: tuple[str, ...], runs: int) -> list[Figure]:
+    """Time log list filters, sales summaries and appointment quick views."""
+    figures: list[Figure] = []
+    for area in (comm_log_bench, sales_bench, appointments_bench):
+        print(f"\n[{area.__name__}] {rows:,} rows; {machine_line()}", flush=True)
+        done = area.run(rows, backends=backends, runs=runs)
+        _progress(done)
+        figures.extend(done)
+    return figures
+
+
 def _progress(figures: list[Figure]) -> None:
     print(format_table(figures), flush=True)
     for figure in figures:
@@ -154,9 +175,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(header, flush=True)
     figures: list[Figure] = []
-    with tempfile.TemporaryDirectory(prefix="run-", dir=OUT_DIR) as work:
-        for name in backends:
-            figures.extend(run_backend(name, path, rows, args.runs, Path(work)))
+    if args.areas in ("all", "contacts"):
+        with tempfile.TemporaryDirectory(prefix="run-", dir=OUT_DIR) as work:
+            for name in backends:
+                figures.extend(run_backend(name, path, rows, args.runs, Path(work)))
+    if args.areas in ("all", "daily"):
+        figures.extend(run_daily_work(rows, backends, args.runs))
     header += f" End: {machine_line()}"
     print(f"\nAll figures ({rows:,} contacts). End: {machine_line()}")
     print(format_table(figures))
