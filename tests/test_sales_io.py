@@ -147,3 +147,25 @@ def test_export_txt_keeps_exact_amounts(db: Database, tmp_path: Path) -> None:
     path = tmp_path / "out.txt"
     sales_io.export_sales(db, path, SaleFilters(), custom_labels=LABELS)
     assert "\t1234567.89\t1234567.89\tCNY\t" in path.read_text(encoding="utf-8-sig")
+
+
+def test_same_file_twice_adds_nothing(db: Database, tmp_path: Path) -> None:
+    path = make_xlsx(tmp_path / "sales.xlsx", [
+        HEADERS,
+        [datetime.date(2026, 3, 1), "", "", "钢管", 2, 10, None, "CNY", "已付款", ""],
+        [datetime.date(2026, 3, 1), "", "", "钢管", 2, 10, None, "CNY", "已付款", ""],
+    ])  # fmt: skip
+    first = run_import(db, path, tmp_path)
+    again = run_import(db, path, tmp_path)
+    assert (first.inserted, first.skipped) == (2, 0)
+    assert (again.inserted, again.skipped) == (0, 2)
+    assert len(all_sales(db)) == 2
+
+
+def test_unmatched_columns_kept_in_notes(db: Database, tmp_path: Path) -> None:
+    path = make_text(tmp_path / "s.txt", [
+        ["日期", "商品", "金额", "付款方式"],
+        ["2026-03-01", "阀门", "15", "T/T"],
+    ])  # fmt: skip
+    run_import(db, path, tmp_path)
+    assert all_sales(db)[0]["notes"] == "付款方式: T/T"

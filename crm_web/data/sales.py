@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from datetime import date
@@ -433,3 +434,28 @@ def find_contact_keys(db: Database, uuids: Sequence[str]) -> dict[str, tuple[str
         for row in db.execute(statement):
             keys[row.uuid] = (row.mobile or row.phone, row.email)
     return keys
+
+
+# Columns that identify a sale when a file is imported again.
+SALE_KEY_COLUMNS = (
+    "sold_on",
+    "contact_uuid",
+    "item",
+    "service_type",
+    "quantity_milli",
+    "unit_price_minor",
+    "amount_minor",
+    "currency",
+    "status",
+    "custom1",
+    "custom2",
+    "custom3",
+    "custom4",
+)
+
+
+def count_sale_keys(db: Database) -> Counter[tuple[Any, ...]]:
+    """Return how many live sales share each set of identifying values."""
+    columns = [sales.c[name] for name in SALE_KEY_COLUMNS]
+    rows = db.execute(select(*columns).where(sales.c.deleted.is_(False)))
+    return Counter(tuple(row) for row in rows)

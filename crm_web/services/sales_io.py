@@ -104,14 +104,17 @@ class SalesImportSummary:
     filename: str
     inserted: int = 0
     rejected: int = 0
+    skipped: int = 0  # rows identical to a stored sale
     rejected_file: Path | None = None
 
     def describe(self) -> str:
         return _(
             "Imported %(file)s: %(inserted)s sales records inserted, "
+            "%(skipped)s skipped because they are already stored, "
             "%(rejected)s rejected.",
             file=self.filename,
             inserted=self.inserted,
+            skipped=self.skipped,
             rejected=self.rejected,
         )
 
@@ -248,12 +251,20 @@ def convert(
     """Map a row's cells onto sales fields and validate them."""
     row = ConvertedSale(line, cells)
     raw: dict[str, Any] = {}
+    kept: list[str] = []
     for index, name in enumerate(plan.mapping):
+        if not name and index < len(cells) and _filled(cells[index]):
+            # A column with no sales field (a custom field whose label differs
+            # on this computer) is kept in the notes, never dropped.
+            header = plan.headers[index] if index < len(plan.headers) else ""
+            kept.append(f"{header or index + 1}: {_cell_text(cells[index])}")
         if name and index < len(cells):
             cell = cells[index]
             raw[name] = cell if isinstance(cell, datetime.date) else _cell_text(cell)
             if plan.info.kind in TEXT_KINDS and isinstance(raw[name], str):
                 raw[name] = unguard_formula(raw[name])
+    if kept:
+        raw["notes"] = "\n".join(filter(None, [raw.get("notes", ""), *kept]))
     raw["status"] = _status_code(raw.get("status", ""))
     try:
         values = parse_form(raw, default_currency=default_currency).values
@@ -323,9 +334,13 @@ def import_sales(
 
     def work(db: Database) -> None:
         # db.write may run this again after a deadlock: start afresh.
-        summary.inserted = 0
+        summary.inserted = summary.skipped = 0
         rejected.clear()
         contacts = ContactIndex(db, region=region)
+        # Importing the same file (or an export) again adds nothing: each row
+        # uses up one stored sale with the same values. Two equal rows in one
+        # file are two sales (the same order placed twice).
+        stored = sale_data.count_sale_keys(db)
         pending: list[dict[str, Any]] = []
         for line, cells in data_rows(plan):
             row = convert(
@@ -333,6 +348,11 @@ def import_sales(
             )
             if row.values is None:
                 rejected.append(row)
+                continue
+            key = tuple(row.values.get(k) for k in sale_data.SALE_KEY_COLUMNS)
+            if stored[key] > 0:
+                stored[key] -= 1
+                summary.skipped += 1
                 continue
             remember_pick_values(db, row.values, owner=owner)
             pending.append({**new_record(owner), **row.values})
