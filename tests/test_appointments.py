@@ -489,3 +489,17 @@ def test_relink_contact_moves_appointments(db: Database) -> None:
     assert moved == 1
     assert service.appointments_for_contact(db, "c-1") == []
     assert len(service.appointments_for_contact(db, "c-2")) == 2
+
+
+def test_exact_contact_name_wins_over_longer_names(db: Database) -> None:
+    from crm_web.services import contacts as contact_service
+    from crm_web.services.appointment_form import _parse_contact
+
+    for name in ("王强", "王强(重复)"):
+        contact_service.create_contact(db, contact_service.parse_form({"name": name}),
+                                       owner="Admin", region="CN")
+    uuid, error = _parse_contact(db, {"contact": "王强"})
+    assert error == ""
+    assert uuid is not None
+    assert db.query("SELECT name FROM contacts WHERE uuid = :u", u=uuid) == [
+        {"name": "王强"}]

@@ -44,8 +44,12 @@ def test_page_renders(client: FlaskClient, path: str) -> None:
 
 def test_root_is_home_page(client: FlaskClient) -> None:
     page = client.get("/").get_data(as_text=True)
-    for section in ("home-appointments", "home-follow-ups", "home-recent",
-                    "home-sales"):
+    for section in (
+        "home-appointments",
+        "home-follow-ups",
+        "home-recent",
+        "home-sales",
+    ):
         assert f'id="{section}"' in page
 
 
@@ -260,3 +264,12 @@ def test_inline_duplicate_lists_details(client: FlaskClient) -> None:
         },
     )
     assert response.status_code == HTTPStatus.OK
+
+
+def test_merged_card_links_to_kept_card(client: FlaskClient) -> None:
+    kept = create(client, name="王强", mobile="13700000001")
+    gone = create(client, name="王强(重复)")
+    client.post(f"/contacts/{kept}/merge", data={"source": str(gone)})
+    page = client.get(f"/contacts/{gone}").get_data(as_text=True)
+    assert f'href="/contacts/{kept}"' in page
+    assert "/restore" not in page

@@ -159,6 +159,11 @@ def show(contact_id: int) -> str:
         contact=contact_service.contact_view(web.db(), row),
         fields=CONTACT_FIELDS,
         timeline=timeline_for_contact(web.db(), row["uuid"], zone=zone),
+        merged_into=(
+            contact_data.get_contact_by_uuid(web.db(), row["merged_into"])
+            if row["merged_into"]
+            else None
+        ),
     )
 
 

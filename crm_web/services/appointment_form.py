@@ -132,6 +132,11 @@ def _parse_contact(db: Database, raw: Mapping[str, Any]) -> tuple[str | None, st
             value=typed,
         )
     rows = contact_data.find_contacts_by_ids(db, found.ids)
+    # A full name typed exactly picks that contact, even when longer names
+    # (王强 and 王强(重复)) also contain it.
+    exact = [r for r in rows if typed in (r["name"], r["company"])]
+    if len(exact) == 1:
+        return str(exact[0]["uuid"]), ""
     names = ", ".join(f"“{_display_name(r)}”" for r in rows)
     return None, _(
         "“%(value)s” matches %(count)s contacts, such as %(names)s. Type more "

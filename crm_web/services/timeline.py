@@ -104,7 +104,7 @@ def _appointment_item(row: dict[str, Any], zone: ZoneInfo) -> dict[str, Any]:
         "has_time": True,
         "title": row.get("title") or "",
         "detail": row.get("location") or "",
-        "status": row.get("status_label") or row.get("status") or "",
+        "status": _appointment_status(row.get("status") or ""),
         "follow_up_on": None,
         "url": row.get("url", ""),
     }
@@ -116,3 +116,10 @@ def _start_of(day: Any) -> datetime:
     if isinstance(day, date):
         return datetime.combine(day, time())
     return datetime.min
+
+
+def _appointment_status(code: str) -> str:
+    """Return an appointment status in the user's language."""
+    from crm_web.services.appointments import STATUS_LABELS
+
+    return str(STATUS_LABELS.get(code, code))
