@@ -303,6 +303,37 @@ def test_follow_up_creates_appointment(db: Database, zhang: dict) -> None:
     assert stored["contact_uuid"] == zhang["uuid"]
 
 
+def test_moving_follow_up_moves_its_appointment(db: Database, zhang: dict) -> None:
+    entry_id = add_entry(
+        db,
+        zhang,
+        title="Send catalogue",
+        follow_up_on="2024-03-20",
+        make_appointment="1",
+        follow_up_time="14:30",
+    )
+    edited = log_service.parse_entry(
+        db,
+        {
+            "contact_id": str(zhang["id"]),
+            "occurred_at": "2024-03-15T10:30",
+            "channel": "phone",
+            "title": "Send catalogue",
+            "follow_up_on": "2024-03-22",
+        },
+        zone=SHANGHAI,
+    )
+    log_service.update_entry(
+        db, entry_id, edited, version=1, owner="Test", zone=SHANGHAI
+    )
+    row = log_service.require_entry(db, entry_id)
+    statement = select(appointments).where(
+        appointments.c.uuid == row["appointment_uuid"]
+    )
+    stored = db.execute(statement).one()._mapping
+    assert stored["starts_at"] == datetime(2024, 3, 22, 6, 30)
+
+
 def test_follow_up_appointment_needs_date(db: Database, zhang: dict) -> None:
     with pytest.raises(LogEntryInvalidError) as caught:
         add_entry(db, zhang, make_appointment="1")

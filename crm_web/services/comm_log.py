@@ -332,11 +332,41 @@ def update_entry(
             values["appointment_uuid"] = _create_appointment(
                 db, entry, owner=owner, zone=zone
             )
+        new_day = entry.values.get("follow_up_on")
+        if current["appointment_uuid"] and new_day and current["follow_up_on"]:
+            _move_appointment(
+                db, current["appointment_uuid"], current["follow_up_on"], new_day
+            )
         return log_data.update_log(db, entry_id, values, expected_version=version)
 
     if not db.write(work):
         raise VersionConflictError(entry_label(current))
     log.info("Log entry %s updated", entry_id)
+
+
+def _move_appointment(db: Database, uuid: str, old_day: date, new_day: date) -> None:
+    """Move a follow-up's appointment to the new follow-up day, same local time.
+
+    The day shifts in the appointment's own zone, so 14:30 stays 14:30.
+    """
+    from crm_web.data import appointments as appointment_data
+
+    if old_day == new_day:
+        return
+    row = appointment_data.get_appointment(db, uuid)
+    if row is None or row["deleted"]:
+        return
+    shift = new_day - old_day
+    appointment_zone = ZoneInfo(row["time_zone"])
+    moved = {
+        name: clock.to_utc(
+            clock.to_local(row[name], appointment_zone).replace(tzinfo=None) + shift,
+            appointment_zone,
+        )
+        for name in ("starts_at", "ends_at")
+    }
+    appointment_data.update_appointment(db, uuid, moved)
+    log.info("Appointment %s moved with its follow-up to %s", uuid, new_day)
 
 
 def set_deleted(db: Database, entry_id: int, *, deleted: bool) -> None:
