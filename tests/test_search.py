@@ -156,3 +156,11 @@ def test_query_ignores_accents_and_name_marks(
 def test_city_filter_matches_part(db: Database, people: dict[str, int]) -> None:
     assert names(db, "", Filters(city="san")) == ["Alice Smith"]
     assert names(db, "", Filters(country="us")) == ["Alice Smith"]
+
+
+def test_record_separator_in_text_keeps_results_aligned(db: Database) -> None:
+    for name, notes in (("Ann", "x\x1ey"), ("Bob", "qqq"), ("Cid", "w\x1e\x1ezz")):
+        service.create_contact(db, service.parse_form({"name": name, "notes": notes}),
+                               owner="Admin", region="CN")
+    assert names(db, "qqq") == ["Bob"]
+    assert names(db, "zz") == ["Cid"]

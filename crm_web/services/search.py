@@ -31,6 +31,8 @@ from crm_web.services.fields import SORT_COLUMNS
 log = logging.getLogger(__name__)
 
 NO_CATEGORY = "none"
+# Separates texts when a sort order copies them (see _Order).
+_RECORD_SEPARATOR = "\x1e"
 
 
 @dataclass(frozen=True)
@@ -73,7 +75,7 @@ class _Entry:
         self.id: int = row["id"]
         self.text = (
             row["search_text"] + text.SEARCH_SEPARATOR + text.fold(category_name)
-        )
+        ).replace(_RECORD_SEPARATOR, " ")
         self.keys = {
             "name": row["name_sort"],
             "company": row["company_sort"],
@@ -90,6 +92,22 @@ class _Entry:
         self.has_email = bool(row["email"])
 
 
+class _Order:
+    """Entries in one sort order, with a copy of their texts made in that order.
+
+    Scanning strings that lie in memory in scan order is about three times
+    faster than scanning the entries' own strings, which were allocated in
+    load order and are scattered once sorted (bench/README.md).
+    """
+
+    def __init__(self, entries: list[_Entry]) -> None:
+        self.entries = entries
+        # join() then split() allocates every string anew, one after another.
+        # _Entry removes the separator from its text, so the lists align.
+        texts = _RECORD_SEPARATOR.join(e.text for e in entries).split(_RECORD_SEPARATOR)
+        self.texts = texts if len(texts) == len(entries) else [e.text for e in entries]
+
+
 class ContactIndex:
     """In-memory search text of one database's live contacts."""
 
@@ -98,7 +116,7 @@ class ContactIndex:
         self._revision = -1
         self._purged = -1
         self._entries: dict[int, _Entry] = {}
-        self._orders: dict[tuple[str, bool], list[_Entry]] = {}
+        self._orders: dict[tuple[str, bool], _Order] = {}
 
     def search(
         self,
@@ -113,7 +131,7 @@ class ContactIndex:
     ) -> Page:
         """Return one page of matching contact ids and the total count."""
         order = self._ordered(db, sort, descending)
-        matches = _match(order, query, filters)
+        matches = _match(order.entries, order.texts, query, filters)
         return Page([e.id for e in matches[offset : offset + limit]], len(matches))
 
     def refresh(self, db: Database) -> None:
@@ -150,18 +168,19 @@ class ContactIndex:
             self._entries.clear()
             self._orders.clear()
 
-    def _ordered(self, db: Database, sort: str, descending: bool) -> list[_Entry]:
+    def _ordered(self, db: Database, sort: str, descending: bool) -> _Order:
         if sort not in SORT_COLUMNS:
             sort = "name"
         with self._lock:
             self.refresh(db)
             key = (sort, descending)
             if key not in self._orders:
-                self._orders[key] = sorted(
+                entries = sorted(
                     self._entries.values(),
                     key=lambda e: (e.keys[sort], e.id),
                     reverse=descending,
                 )
+                self._orders[key] = _Order(entries)
             return self._orders[key]
 
 
@@ -180,22 +199,33 @@ def parse_query(query: str) -> list[tuple[str, ...]]:
     return [(word,) for word in folded.split()]
 
 
-def _match(order: list[_Entry], query: str, filters: Filters) -> list[_Entry]:
+def _match(
+    entries: list[_Entry], texts: list[str], query: str, filters: Filters
+) -> list[_Entry]:
     terms = parse_query(query)
     checks = _filter_checks(filters)
-    result = order
-    for options in terms:
+    result = [entries[i] for i in _scan(texts, terms[0])] if terms else entries
+    for options in terms[1:]:
         if len(options) == 1:
             word = options[0]
             result = [e for e in result if word in e.text]
         else:
-            # Two spellings of one phone query. Written out, this is about
-            # three times faster than any() over a generator.
             first, second = options
             result = [e for e in result if first in e.text or second in e.text]
     for check in checks:
         result = [e for e in result if check(e)]
     return result
+
+
+def _scan(texts: list[str], options: tuple[str, ...]) -> list[int]:
+    """Return the positions of the texts that contain any of ``options``."""
+    if len(options) == 1:
+        word = options[0]
+        return [i for i, text in enumerate(texts) if word in text]
+    # Two spellings of one phone query. Written out, this is about three
+    # times faster than any() over a generator.
+    first, second = options
+    return [i for i, text in enumerate(texts) if first in text or second in text]
 
 
 def _filter_checks(filters: Filters) -> list[Callable[[_Entry], bool]]:
