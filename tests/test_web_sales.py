@@ -191,7 +191,10 @@ def test_import_preview_then_run(client: FlaskClient, tmp_path: Path) -> None:
     review = client.get(response.headers["Location"]).get_data(as_text=True)
     assert "“1.234”" in review
     done = client.post(response.headers["Location"]).get_data(as_text=True)
-    assert "1 sales records inserted, 1 rejected" in done
+    assert (
+        "1 sales records inserted, 0 skipped because they are already stored, "
+        "1 rejected" in done
+    )
     match = re.search(r'href="(/sales/import/rejected/[^"]+)"', done)
     assert match
     rejected = client.get(match.group(1))
