@@ -29,6 +29,7 @@ INDEX_COLUMNS = (
     "phone",
     "email",
     "revision",
+    "extra",
 )
 
 MATCH_COLUMNS = (

@@ -69,10 +69,9 @@ def flat_rows(records: Iterator[dict[str, Any]]) -> Iterator[dict[str, Any]]:
 
 def extra_labels_of(db: Database, query: str, filters: Filters | None) -> list[str]:
     """Return every extra-field label used by the matching contacts."""
-    labels: dict[str, None] = {}
-    for record in contacts_for_query(db, query, filters):
-        labels.update(dict.fromkeys(record["extra"]))
-    return list(labels)
+    index = index_for(db)
+    page = index.search(db, query, filters or Filters(), limit=10**9)
+    return index.extra_labels(page.ids)
 
 
 def export_to_path(

@@ -14,6 +14,7 @@ stale, even with several processes sharing one MySQL database.
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 from collections.abc import Callable
@@ -69,6 +70,7 @@ class _Entry:
         "created_at",
         "has_phone",
         "has_email",
+        "extra",
     )
 
     def __init__(self, row: dict[str, Any], category_name: str) -> None:
@@ -90,6 +92,11 @@ class _Entry:
         self.created_at: datetime = row["created_at"]
         self.has_phone = bool(row["mobile"] or row["phone"])
         self.has_email = bool(row["email"])
+        # The extra fields' JSON, kept only when there are any: an export
+        # learns its extra columns from here instead of reading every row.
+        self.extra: str | None = (
+            row["extra"] if row["extra"] not in ("", "{}") else None
+        )
 
 
 class _Order:
@@ -155,6 +162,15 @@ class ContactIndex:
                 self._entries[row["id"]] = _Entry(row, category)
         self._revision = revision
         self._orders.clear()
+
+    def extra_labels(self, ids: list[int]) -> list[str]:
+        """Return the extra-field labels the given contacts use, first seen first."""
+        labels: dict[str, None] = {}
+        for contact_id in ids:
+            entry = self._entries.get(contact_id)
+            if entry is not None and entry.extra:
+                labels.update(dict.fromkeys(json.loads(entry.extra)))
+        return list(labels)
 
     def load(self, db: Database) -> None:
         """Bring the index up to date now, under its lock."""
