@@ -1,15 +1,16 @@
 """The smart query: substring search over every field, in memory.
 
-A LIKE scan of 100,000 contacts costs 15-45 ms on SQLite and about 90 ms on
-MariaDB, and FTS5's trigram index cannot find the one- and two-character
+A LIKE scan of 100,000 contacts costs 40-120 ms on SQLite and about 150 ms
+on MariaDB, and FTS5's trigram index cannot find the one- and two-character
 words most Chinese queries are. So each process keeps every contact's
 pre-built search text (stored in ``contacts.search_text``) in memory and
-scans it with Python's substring search: 8-20 ms per term for 100,000
-contacts on a quiet two-core machine, several times that under load (see
-bench/README.md for measured figures). The index asks the database for the
-``contacts`` revision counter before each query and reloads only the rows
-changed since, so results are identical on SQLite and MySQL and never
-stale, even with several processes sharing one MySQL database.
+scans it with Python's substring search. That took 16-38 ms per query for
+100,000 contacts on a two-core machine (bench/README.md).
+
+Before each query the index reads the ``contacts`` revision counter and
+reloads only the rows changed since. Results are therefore the same on
+SQLite and MySQL, and never stale, even with several processes sharing
+one MySQL database.
 """
 
 from __future__ import annotations
