@@ -264,9 +264,12 @@ def phone_search_forms(raw: str, normalized: str) -> list[str]:
     if normalized.startswith("+"):
         forms.append(normalized[1:])
         national = _national_digits(normalized)
-        if national and national not in forms:
+        if national:
             forms.append(national)
-    return forms
+    # The search is by substring, so a form inside another adds nothing but
+    # length to every scan: 15555500102 is inside 8615555500102.
+    unique = list(dict.fromkeys(forms))
+    return [f for f in unique if not any(f != g and f in g for g in unique)]
 
 
 @lru_cache(maxsize=4096)
