@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import logging
 from http import HTTPStatus
 from pathlib import Path
@@ -70,33 +71,24 @@ def create_app(
     return app
 
 
-def _register_blueprints(app: Flask) -> None:
-    from crm_web.blueprints import (
-        appointments,
-        areas,
-        categories,
-        contacts,
-        exports,
-        home,
-        imports,
-        log,
-        sales,
-        settings,
-    )
+# Modules of crm_web.blueprints, each with a blueprint named ``bp``.
+BLUEPRINTS = (
+    "appointments",
+    "areas",
+    "categories",
+    "contacts",
+    "exports",
+    "home",
+    "imports",
+    "log",
+    "sales",
+    "settings",
+)
 
-    modules = (
-        appointments,
-        areas,
-        categories,
-        contacts,
-        exports,
-        home,
-        imports,
-        log,
-        sales,
-        settings,
-    )
-    for module in modules:
+
+def _register_blueprints(app: Flask) -> None:
+    for name in BLUEPRINTS:
+        module = importlib.import_module(f"crm_web.blueprints.{name}")
         app.register_blueprint(module.bp)
 
 

@@ -63,9 +63,7 @@ def local_moment(value: datetime | None) -> str:
 @bp.app_template_filter("user_datetime")
 def user_datetime(value: datetime | None) -> str:
     """Format a stored UTC datetime in the zone of the time_zone setting."""
-    if value is None:
-        return ""
-    return local_moment(clock.to_local(value, user_zone()))
+    return web.format_local_datetime(value)
 
 
 @bp.app_template_global()

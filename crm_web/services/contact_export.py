@@ -27,9 +27,14 @@ def contacts_for_query(
 ) -> Iterator[dict[str, Any]]:
     """Yield every matching contact keyed by field name, in name order."""
     page = index_for(db).search(db, query, filters or Filters(), limit=10**9)
+    return records_by_ids(db, page.ids)
+
+
+def records_by_ids(db: Database, ids: list[int]) -> Iterator[dict[str, Any]]:
+    """Yield the contacts with ``ids``, in that order, keyed by field name."""
     names = {c["uuid"]: c["name"] for c in category_data.find_categories(db)}
-    for start in range(0, len(page.ids), CHUNK):
-        chunk = page.ids[start : start + CHUNK]
+    for start in range(0, len(ids), CHUNK):
+        chunk = ids[start : start + CHUNK]
         for row in contact_data.find_contacts_by_ids(db, chunk):
             yield record_of(row, names)
 
@@ -67,13 +72,6 @@ def flat_rows(records: Iterator[dict[str, Any]]) -> Iterator[dict[str, Any]]:
         yield flat
 
 
-def extra_labels_of(db: Database, query: str, filters: Filters | None) -> list[str]:
-    """Return every extra-field label used by the matching contacts."""
-    index = index_for(db)
-    page = index.search(db, query, filters or Filters(), limit=10**9)
-    return index.extra_labels(page.ids)
-
-
 def export_to_path(
     db: Database,
     path: Path,
@@ -95,9 +93,11 @@ def export_to_path(
         raise ExportWriteError(
             str(path), _("the folder %(folder)s does not exist", folder=path.parent)
         )
-    labels = extra_labels_of(db, query, filters) if include_extra else []
+    index = index_for(db)
+    ids = index.search(db, query, filters or Filters(), limit=10**9).ids
+    labels = index.extra_labels(ids) if include_extra else []
     columns = export_columns(fields=fields, extra_labels=labels)
-    rows = flat_rows(contacts_for_query(db, query, filters))
+    rows = flat_rows(records_by_ids(db, ids))
     count = write_table(path, kind, columns, rows, sheet_title=_("Contacts"))
     log.info("Exported %s contacts to %s", count, path)
     return count

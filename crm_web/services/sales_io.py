@@ -30,6 +30,7 @@ from crm_web.services.exporting import kind_for_filename, write_table
 from crm_web.services.importing.detect import SourceInfo, detect
 from crm_web.services.importing.headers import normalize_header
 from crm_web.services.importing.readers import iter_rows, sample_rows
+from crm_web.services.importing.rejected import write_rejected_rows
 from crm_web.services.importing.values import number_to_text
 from crm_web.services.sales import (
     CUSTOM_FIELDS,
@@ -375,20 +376,10 @@ def _write_rejected(
     plan: SalesImportPlan, rows: list[ConvertedSale], work_dir: Path
 ) -> Path:
     kind = plan.info.kind if plan.info.kind in TEXT_KINDS else "xlsx"
-    work_dir.mkdir(parents=True, exist_ok=True)
     target = work_dir / f"rejected-sales-{new_record('')['uuid']}.{kind}"
-    columns = [
-        (f"c{i}", header or _("Column %(number)s", number=i + 1))
-        for i, header in enumerate(plan.headers)
-    ]
-    columns.append(("reason", _("Reason rejected")))
-    records = []
-    for row in rows:
-        record: dict[str, Any] = {f"c{i}": cell for i, cell in enumerate(row.cells)}
-        record["reason"] = " ".join(row.problems)
-        records.append(record)
-    write_table(target, kind, columns, records, sheet_title=_("Rejected rows"))
-    return target
+    return write_rejected_rows(
+        target, kind, plan.headers, rows, sheet_title=_("Rejected rows")
+    )
 
 
 # --- export ------------------------------------------------------------------

@@ -27,11 +27,11 @@ from crm_web.services.contacts import (
     derived_columns,
     storable,
 )
-from crm_web.services.exporting import write_table
 from crm_web.services.fields import CONTACT_FIELDS
 from crm_web.services.importing.detect import SourceInfo, detect
 from crm_web.services.importing.headers import find_header_row, map_headers
 from crm_web.services.importing.readers import iter_rows, sample_rows
+from crm_web.services.importing.rejected import write_rejected_rows
 from crm_web.services.importing.rows import (
     ConvertedRow,
     convert_row,
@@ -605,22 +605,9 @@ def _jsonable(value: Any) -> Any:
 def _write_rejected(
     plan: ImportPlan, rows: list[ConvertedRow], work_dir: Path, import_uuid: str
 ) -> Path:
-    """Write rejected rows in the file's own columns plus a reason column."""
     kind = "xlsx" if plan.info.kind not in TEXT_KINDS else plan.info.kind
-    work_dir.mkdir(parents=True, exist_ok=True)
     target = work_dir / f"rejected-{import_uuid}.{kind}"
-    columns = [
-        (f"c{i}", header or _("Column %(number)s", number=i + 1))
-        for i, header in enumerate(plan.headers)
-    ]
-    columns.append(("reason", _("Reason rejected")))
-    records = []
-    for row in rows:
-        record: dict[str, Any] = {f"c{i}": cell for i, cell in enumerate(row.cells)}
-        record["reason"] = " ".join(row.problems)
-        records.append(record)
-    write_table(target, kind, columns, records)
-    return target
+    return write_rejected_rows(target, kind, plan.headers, rows)
 
 
 @dataclass
