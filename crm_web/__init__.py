@@ -103,8 +103,8 @@ def _register_handlers(app: Flask) -> None:
 
     @app.errorhandler(SecurityError)
     def untrusted_host(error: SecurityError) -> Any:
-        # Pages cannot be built for a host that is not trusted, so the answer
-        # is plain text.
+        # Pages cannot be built for a host that is not trusted, so the
+        # response is plain text.
         log.warning("Rejected a request for an untrusted host: %s", error.description)
         return (
             "Bad request: this server only answers to its own address.",

@@ -113,7 +113,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         return 2
     except BrokenPipeError:
-        # The reader (such as `head`) closed the pipe: nothing left to say.
+        # The reader (such as `head`) closed the pipe, so nothing more is printed.
         sys.stderr.close()
         return 0
     except KeyboardInterrupt:

@@ -1,7 +1,7 @@
 """Errors the user must hear about, each with its sentence and HTTP status.
 
 Every class builds its message in its constructor with ``gettext``, so the
-sentence names the bad value and says what to do, in the user's language.
+sentence names the bad value and what to do, in the user's language.
 Outside a request (the command line without an app context) ``gettext``
 returns the English text.
 """

@@ -1,4 +1,4 @@
-"""Areas that later releases fill in; each says it is coming, never 404."""
+"""Areas that later releases fill in: each shows a "coming soon" page, not a 404."""
 
 from __future__ import annotations
 

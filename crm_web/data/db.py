@@ -2,9 +2,9 @@
 
 dataset keeps one connection per thread. On MySQL a plain read opens a
 transaction that nothing ends, so the thread would read a stale snapshot and
-hold metadata locks; ``release`` ends it after every request and returns the
-connection to the pool. Writes go through ``transaction`` (one transaction,
-retried whole on a MySQL deadlock).
+keep metadata locks. ``release`` therefore ends it after every request and
+returns the connection to the pool. Writes go through ``transaction`` (one
+transaction, retried whole on a MySQL deadlock).
 """
 
 from __future__ import annotations
@@ -203,7 +203,7 @@ def _engine_kwargs(is_mysql: bool) -> dict[str, Any]:
     return {
         "pool_pre_ping": True,
         "pool_recycle": 3600,
-        # READ COMMITTED: each statement sees what others have committed.
+        # READ COMMITTED: each statement reads what others have committed.
         "isolation_level": "READ COMMITTED",
         "connect_args": {
             "init_command": (

@@ -353,7 +353,7 @@ def summarize(db: Database, by: str, filters: SaleFilters) -> list[dict[str, Any
     return _summary_rows(db, statement, by, len(keys))
 
 
-# Groupings that a covering index of schema 3 answers without the table.
+# Groupings that a covering index of schema 3 serves without reading the table.
 _COVERED = {"contact", "category", "item"}
 
 

@@ -215,7 +215,7 @@ sales = Table(
     Column("sold_on", Date, nullable=False),
     Column("item", String(200), nullable=False, default=""),
     Column("service_type", String(100), nullable=False, default=""),
-    # Thousandths of a unit, so 2.5 kg is 2500: no float ever holds a quantity.
+    # Thousandths of a unit, so 2.5 kg is 2500: no quantity is ever stored as a float.
     Column("quantity_milli", BigInteger, nullable=False, default=0),
     # Money in the currency's minor units (cents, fen; yen have none).
     Column("unit_price_minor", BigInteger, nullable=False, default=0),

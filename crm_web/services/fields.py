@@ -54,7 +54,7 @@ TEXT_FIELD_NAMES = tuple(
 )
 PHONE_FIELD_NAMES = tuple(f.name for f in CONTACT_FIELDS if f.kind == "phone")
 
-# Columns sortable on the list page, with the column that holds the sort key.
+# Columns sortable on the list page, with the column that contains the sort key.
 SORT_COLUMNS = {
     "name": "name_sort",
     "company": "company_sort",

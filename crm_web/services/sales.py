@@ -466,7 +466,7 @@ def _checked_pick_value(kind: str, raw: str) -> str:
 def rename_pick_value(
     db: Database, value_uuid: str, raw: str, *, update_records: bool = True
 ) -> int:
-    """Rename a list entry and, unless told not to, the records that use it.
+    """Rename a list entry and, with ``update_records``, the records that use it.
 
     Return the number of records changed.
     """

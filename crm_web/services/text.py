@@ -1,9 +1,9 @@
 """Normalisation shared by storage, duplicate matching and search.
 
 Pinyin and phone numbers are computed for every contact on every import, so
-both have fast paths: pinyin is looked up per character in pypinyin's
-dictionary (cached), and Chinese mobile numbers skip the ``phonenumbers``
-parser, which costs about 15 us a call; the tests check that both paths give
+both have fast paths. Pinyin is looked up per character in pypinyin's
+dictionary (cached). Chinese mobiles and landlines skip the ``phonenumbers``
+parser, which costs about 15 us a call. The tests check that both paths give
 the same result as the libraries.
 """
 

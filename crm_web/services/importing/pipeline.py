@@ -55,7 +55,7 @@ STORED_FIELDS = [f.name for f in CONTACT_FIELDS if f.name != "category"]
 
 @dataclass
 class ImportPlan:
-    """What to read from a file and where each column goes."""
+    """A file's reading options and the field each of its columns goes to."""
 
     path: Path
     filename: str
@@ -283,11 +283,11 @@ def is_template_example(contact: ContactInput) -> bool:
 
 
 class Matcher:
-    """Finds the stored (or earlier imported) contact a row duplicates.
+    """Finder of the stored (or earlier imported) contact a row duplicates.
 
-    Rows match on a normalised phone or a case-folded e-mail; a row with
-    neither matches on name and company, so that importing a file twice
-    never creates a second card.
+    Rows match on a normalised phone or a case-folded e-mail. A row with
+    neither matches on name and company, so importing a file twice never
+    creates a second card.
     """
 
     def __init__(self, rows: list[dict[str, Any]], *, region: str) -> None:
@@ -517,7 +517,7 @@ class _ImportRun:
     def _change(
         self, uuid: str, action: str, record: dict[str, Any] | None
     ) -> dict[str, Any]:
-        # The revision tells undo whether the card was changed after the import.
+        # Undo compares this revision with the card's to find later edits.
         details = {"revision": self.revision, **(record or {})}
         return {
             "import_uuid": self.import_uuid,
