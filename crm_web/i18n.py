@@ -30,3 +30,24 @@ def match_language(code: str | None) -> str | None:
     if code.lower().startswith("en") or code.startswith("English"):
         return "en"
     return None
+
+
+def format_list(items: list[str], *, style: str = "standard") -> str:
+    """Join ``items`` the way the language in use writes a list.
+
+    English gives "a, b and c" ("a, b or c" with style "or"); Chinese
+    gives "a、b和c" ("a、b或c").
+    """
+    from babel.lists import format_list as babel_format_list
+    from flask_babel import get_locale
+
+    return babel_format_list(items, style=style, locale=get_locale() or "en")
+
+
+def join_sentences(sentences: list[str]) -> str:
+    """Join whole sentences: with a space in English, directly in Chinese."""
+    from flask_babel import get_locale
+
+    locale = get_locale()
+    separator = "" if locale is not None and locale.language == "zh" else " "
+    return separator.join(sentences)

@@ -136,7 +136,7 @@ def review(token: str) -> Any:
         fields=CONTACT_FIELDS,
         encodings=ENCODINGS,
         delimiters=DELIMITERS,
-        policies=pipeline.POLICIES,
+        policy_labels=pipeline.POLICY_LABELS,
         extra_targets=(
             (TO_EXTRA, _("Keep as extra field")),
             (TO_NOTES, _("Add to notes")),

@@ -21,6 +21,7 @@ from crm_web.data.db import Database
 from crm_web.data.records import new_record, next_revision
 from crm_web.data.schema import utcnow
 from crm_web.errors import NotFoundError, UserError, VersionConflictError
+from crm_web.i18n import format_list, join_sentences
 from crm_web.services import text
 from crm_web.services.fields import CONTACT_FIELDS, PHONE_FIELD_NAMES, Field
 from crm_web.services.importing.values import parse_date
@@ -44,7 +45,7 @@ class ContactInvalidError(UserError):
     """One or more fields of a contact form are invalid."""
 
     def __init__(self, errors: dict[str, str]) -> None:
-        super().__init__(" ".join(errors.values()))
+        super().__init__(join_sentences(list(errors.values())))
         self.errors = errors
 
 
@@ -52,7 +53,7 @@ class DuplicateContactError(UserError):
     """A contact with the same phone or e-mail exists already."""
 
     def __init__(self, matches: list[dict[str, Any]]) -> None:
-        names = ", ".join(f"“{m['name'] or m['company']}”" for m in matches[:3])
+        names = format_list([f"“{m['name'] or m['company']}”" for m in matches[:3]])
         super().__init__(
             _(
                 "A contact with the same phone or e-mail already exists: "

@@ -13,7 +13,7 @@ from flask_babel import lazy_gettext as _l
 from crm_web.data import preferences as preference_data
 from crm_web.data.db import Database
 from crm_web.errors import InvalidValueError
-from crm_web.i18n import LANGUAGES
+from crm_web.i18n import LANGUAGES, format_list
 from crm_web.services import clock
 
 
@@ -23,6 +23,8 @@ class Setting:
     default: str
     help: object
     choices: tuple[str, ...] = ()
+    # Short name of the setting for messages; the help text is the label.
+    label: object = ""
 
 
 SETTINGS = (
@@ -31,6 +33,7 @@ SETTINGS = (
         "",
         _l("Interface language; empty follows the system."),
         ("", *LANGUAGES),
+        _l("Language"),
     ),
     Setting(
         "phone_region",
@@ -55,6 +58,7 @@ SETTINGS = (
         "monday",
         _l("First day of the week in appointment views."),
         ("monday", "sunday"),
+        _l("First day of the week"),
     ),
     Setting(
         "default_currency",
@@ -89,12 +93,25 @@ def save_preferences(db: Database, values: dict[str, str]) -> None:
     db.write(work)
 
 
+def _choice_list(setting: Setting) -> str:
+    labels = [
+        LANGUAGES.get(choice) or str(CHOICE_LABELS.get(choice, choice))
+        for choice in setting.choices
+        if choice
+    ]
+    return format_list(labels, style="or")
+
+
 def _validate(name: str, value: str) -> str:
     import phonenumbers
 
     setting = SETTINGS_BY_NAME[name]
     if setting.choices and value not in setting.choices:
-        raise InvalidValueError(name, value, ", ".join(setting.choices))
+        raise InvalidValueError(
+            str(setting.label or name),
+            value,
+            str(_l("choose one of: %(choices)s", choices=_choice_list(setting))),
+        )
     if name == "phone_region":
         value = value.upper()
         if value not in phonenumbers.SUPPORTED_REGIONS:

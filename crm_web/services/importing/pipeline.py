@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 
 from crm_web.data import contacts as contact_data
 from crm_web.data import imports as import_data
@@ -19,6 +20,7 @@ from crm_web.data.db import Database
 from crm_web.data.records import new_record, next_revision
 from crm_web.data.schema import utcnow
 from crm_web.errors import InvalidValueError, NoHeaderError, UserError
+from crm_web.i18n import format_list
 from crm_web.services import text
 from crm_web.services.categories import ensure_category
 from crm_web.services.contacts import (
@@ -46,7 +48,14 @@ log = logging.getLogger(__name__)
 # users type their list below it and leave it in.
 TEMPLATE_EXAMPLE = {k: example_values()[k] for k in ("name", "mobile", "email")}
 
-POLICIES = ("skip", "update", "overwrite", "create")
+# What happens to a row whose contact is already stored, and its label.
+POLICY_LABELS = {
+    "skip": _l("Skip the row"),
+    "update": _l("Fill only the empty fields of the stored card"),
+    "overwrite": _l("Overwrite the stored fields with the file’s values"),
+    "create": _l("Create another card anyway"),
+}
+POLICIES = tuple(POLICY_LABELS)
 TEXT_KINDS = ("csv", "txt")
 FLUSH_ROWS = 1000
 PROGRESS_EVERY = 500
@@ -363,7 +372,12 @@ def import_file(
 ) -> ImportSummary:
     """Import every row of a file in one transaction; return the counts."""
     if policy not in POLICIES:
-        raise InvalidValueError(_("Duplicate policy"), policy, ", ".join(POLICIES))
+        labels = [f"“{label}”" for label in POLICY_LABELS.values()]
+        raise InvalidValueError(
+            _("Contacts already stored"),
+            policy,
+            _("choose one of: %(choices)s", choices=format_list(labels, style="or")),
+        )
     plan = plan or plan_import(path)
     run = _ImportRun(
         db,

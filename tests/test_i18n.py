@@ -1,0 +1,62 @@
+"""Lists, sentences and setting errors read naturally in both languages."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from crm_web import web
+from crm_web.errors import InvalidValueError
+from crm_web.i18n import format_list, join_sentences
+from crm_web.services.importing import pipeline
+
+
+def test_lists_and_sentences_follow_the_language(app: Flask) -> None:
+    with app.test_request_context(headers={"Accept-Language": "en"}):
+        assert format_list(["A", "B", "C"], style="or") == "A, B, or C"
+        assert join_sentences(["One.", "Two."]) == "One. Two."
+    with app.test_request_context(headers={"Accept-Language": "zh-CN"}):
+        assert format_list(["甲", "乙", "丙"], style="or") == "甲、乙或丙"
+        assert join_sentences(["第一。", "第二。"]) == "第一。第二。"
+
+
+def test_bad_week_start_names_the_setting_not_its_code(client: FlaskClient) -> None:
+    client.post("/settings/language", data={"language": "en", "next": "/"})
+    response = client.post("/settings/", data={"week_start": "friday"})
+    page = response.get_data(as_text=True)
+    assert "First day of the week “friday” is not valid" in page
+    assert "Monday or Sunday" in page
+    assert "week_start" not in page.split("<main", 1)[-1].split("<form", 1)[0]
+
+
+def test_bad_week_start_in_chinese(client: FlaskClient) -> None:
+    client.post("/settings/language", data={"language": "zh_CN", "next": "/"})
+    page = client.post("/settings/", data={"week_start": "friday"}).get_data(
+        as_text=True
+    )
+    assert "“friday”" in page
+    assert "星期一或星期日" in page
+
+
+def test_unknown_import_policy_lists_the_choices_by_label(
+    app: Flask, tmp_path: Path
+) -> None:
+    with (
+        app.test_request_context(headers={"Accept-Language": "en"}),
+        pytest.raises(InvalidValueError) as raised,
+    ):
+        pipeline.import_file(
+            web.db(),
+            tmp_path / "list.csv",
+            policy="merge",
+            owner="Admin",
+            region="CN",
+            work_dir=tmp_path,
+        )
+    message = raised.value.message
+    assert "“merge”" in message
+    assert "“Skip the row”" in message
+    assert "skip, update" not in message
