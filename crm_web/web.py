@@ -6,9 +6,10 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+from babel import Locale
 from flask import current_app, g, request, session, url_for
 from flask_babel import format_date as babel_format_date
-from flask_babel import format_datetime as babel_format_datetime
+from flask_babel import format_time as babel_format_time
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 
@@ -105,7 +106,20 @@ def format_local_datetime(value: datetime | None) -> str:
     local = value.replace(tzinfo=UTC).astimezone(
         clock.user_zone(preferences()["time_zone"])
     )
-    return str(babel_format_datetime(local.replace(tzinfo=None), "short"))
+    return format_moment(local.replace(tzinfo=None))
+
+
+def format_moment(value: datetime) -> str:
+    """Format a naive datetime already in the user's zone, as it stands.
+
+    The date reads as ``format_date`` writes it (Dec 4, 2026; 2026年12月4日)
+    and the time without seconds, so every page writes dates one way.
+    """
+    locale = get_locale() or Locale.parse("en")
+    pattern = locale.datetime_formats["medium"]
+    return str(pattern).format(
+        str(babel_format_time(value, "short")), format_date(value.date())
+    )
 
 
 def format_date(value: date | None) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -60,3 +61,13 @@ def test_unknown_import_policy_lists_the_choices_by_label(
     assert "“merge”" in message
     assert "“Skip the row”" in message
     assert "skip, update" not in message
+
+
+def test_dates_read_one_way_with_and_without_a_time(app: Flask) -> None:
+    moment = datetime(2026, 12, 4, 10, 30)
+    with app.test_request_context(headers={"Accept-Language": "en"}):
+        assert web.format_date(moment.date()) == "Dec 4, 2026"
+        assert web.format_moment(moment) == "Dec 4, 2026, 10:30\u202fAM"
+    with app.test_request_context(headers={"Accept-Language": "zh-CN"}):
+        assert web.format_date(moment.date()) == "2026年12月4日"
+        assert web.format_moment(moment) == "2026年12月4日 10:30"

@@ -23,7 +23,6 @@ from flask import (
     send_file,
     url_for,
 )
-from flask_babel import format_datetime
 from flask_babel import gettext as _
 from werkzeug.routing import BuildError
 from werkzeug.wrappers import Response
@@ -57,7 +56,7 @@ def local_moment(value: datetime | None) -> str:
     """Format a datetime already in the user's zone, without converting it."""
     if value is None:
         return ""
-    return str(format_datetime(value.replace(tzinfo=None), "short"))
+    return web.format_moment(value.replace(tzinfo=None))
 
 
 @bp.app_template_filter("user_datetime")
