@@ -9,10 +9,13 @@ reader holding a table would otherwise block DDL until a lock timeout.
 from __future__ import annotations
 
 import logging
+import uuid
+import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from babel.numbers import get_currency_precision
 from sqlalchemy import (
     BigInteger,
     Boolean,
@@ -26,11 +29,17 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    bindparam,
     inspect,
     select,
+    text,
 )
+from sqlalchemy.dialects.mysql import MEDIUMTEXT
 
 log = logging.getLogger(__name__)
+
+# A stored currency code that may be written into the upgrade's SQL.
+_CURRENCY_CODE = re.compile(r"[A-Z]{3}")
 
 metadata = MetaData()
 
@@ -199,12 +208,30 @@ comm_logs = Table(
     Column("content", Text, nullable=False, default=""),
     # A local calendar date: the day to follow up, with no time of day.
     Column("follow_up_on", Date, nullable=True),
+    Column(
+        "follow_up_done", Boolean, nullable=False, default=False, server_default="0"
+    ),
     Column("appointment_uuid", String(36), nullable=True),
+    # Folded title and content, rewritten on every save by the log service.
+    # MEDIUMTEXT on MySQL: folding can make it longer than TEXT's 65,535 bytes.
+    Column(
+        "search_text",
+        Text().with_variant(MEDIUMTEXT(), "mysql", "mariadb"),
+        nullable=False,
+        default="",
+    ),
     **MYSQL_TABLE,
 )
 Index("ix_comm_logs_occurred", comm_logs.c.deleted, comm_logs.c.occurred_at)
 Index("ix_comm_logs_contact", comm_logs.c.contact_uuid, comm_logs.c.occurred_at)
 Index("ix_comm_logs_follow_up", comm_logs.c.follow_up_on)
+# Serves the home page's due follow-ups without reading the done ones.
+FOLLOW_UP_OPEN_INDEX = Index(
+    "ix_comm_logs_follow_up_open",
+    comm_logs.c.deleted,
+    comm_logs.c.follow_up_done,
+    comm_logs.c.follow_up_on,
+)
 
 sales = Table(
     "sales",
@@ -215,11 +242,13 @@ sales = Table(
     Column("sold_on", Date, nullable=False),
     Column("item", String(200), nullable=False, default=""),
     Column("service_type", String(100), nullable=False, default=""),
-    # Thousandths of a unit, so 2.5 kg is 2500: no quantity is ever stored as a float.
-    Column("quantity_milli", BigInteger, nullable=False, default=0),
+    # Thousandths of a unit, so 2.5 kg is 2500: no quantity is ever stored as
+    # a float. NULL when left blank, as are the unit price and the amount.
+    Column("quantity_milli", BigInteger, nullable=True),
+    # Millionths of the currency unit in every currency, so US$0.035 is 35000.
+    Column("unit_price_micro", BigInteger, nullable=True),
     # Money in the currency's minor units (cents, fen; yen have none).
-    Column("unit_price_minor", BigInteger, nullable=False, default=0),
-    Column("amount_minor", BigInteger, nullable=False, default=0),
+    Column("amount_minor", BigInteger, nullable=True),
     Column("currency", String(3), nullable=False, default="CNY"),
     # quoted | ordered | paid | shipped | after_sales | closed
     Column("status", String(20), nullable=False),
@@ -273,6 +302,204 @@ appointments = Table(
 Index("ix_appointments_starts", appointments.c.deleted, appointments.c.starts_at)
 Index("ix_appointments_status", appointments.c.status, appointments.c.repeat)
 Index("ix_appointments_contact", appointments.c.contact_uuid)
+
+# One occurrence of a repeating appointment that the user changed on its own.
+appointment_occurrences = Table(
+    "appointment_occurrences",
+    metadata,
+    *record_columns(),
+    Column("appointment_uuid", String(36), nullable=False),
+    # The occurrence's start in UTC as the series computes it. It stays the
+    # key when the occurrence is moved.
+    Column("original_starts_at", DateTime, nullable=False),
+    # planned | done | cancelled, or NULL to follow the series' status.
+    Column("status", String(20), nullable=True),
+    # The moved start and end in UTC, or NULL to keep the series' times.
+    Column("starts_at", DateTime, nullable=True),
+    Column("ends_at", DateTime, nullable=True),
+    **MYSQL_TABLE,
+)
+Index(
+    "ux_appointment_occurrences_key",
+    appointment_occurrences.c.appointment_uuid,
+    appointment_occurrences.c.original_starts_at,
+    unique=True,
+)
+
+
+# --- users, sign-in and the audit log -----------------------------------
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("uuid", String(36), nullable=False, unique=True),
+    # The sign-in name, also written as the owner of the records they create.
+    Column("name", String(64), nullable=False, unique=True),
+    # A bcrypt hash, or "" for no password (Admin's state after installing).
+    Column("password_hash", String(100), nullable=False, default=""),
+    Column("role", String(10), nullable=False),  # admin | user
+    Column("disabled", Boolean, nullable=False, default=False),
+    Column("failed_logins", Integer, nullable=False, default=0),
+    Column("last_failed_at", DateTime, nullable=True),
+    Column("locked_until", DateTime, nullable=True),
+    Column("last_login_at", DateTime, nullable=True),
+    Column("created_at", DateTime, nullable=False),
+    Column("updated_at", DateTime, nullable=False),
+    **MYSQL_TABLE,
+)
+
+# Who shares which record with whom: user is a user name, or "*" for all.
+record_shares = Table(
+    "record_shares",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("record_uuid", String(36), nullable=False),
+    Column("user", String(64), nullable=False),
+    Column("created_at", DateTime, nullable=False),
+    **MYSQL_TABLE,
+)
+Index("ix_record_shares_user", record_shares.c.user, record_shares.c.record_uuid)
+Index(
+    "ix_record_shares_record",
+    record_shares.c.record_uuid,
+    record_shares.c.user,
+    unique=True,
+)
+
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", DateTime, nullable=False),  # UTC
+    Column("user", String(64), nullable=False, default=""),
+    # login | login_failed | logout | locked | user_* | share | import |
+    # export | delete | ...
+    Column("action", String(40), nullable=False),
+    Column("target", String(200), nullable=False, default=""),
+    Column("detail", Text, nullable=False, default=""),
+    Column("address", String(45), nullable=False, default=""),
+    **MYSQL_TABLE,
+)
+Index("ix_audit_log_at", audit_log.c.at)
+Index("ix_audit_log_user", audit_log.c.user, audit_log.c.at)
+Index("ix_audit_log_action", audit_log.c.action, audit_log.c.at)
+
+
+def _create_user_tables(conn: Connection) -> None:
+    """Create users, shares and the audit log, with Admin and no password."""
+    metadata.create_all(conn, tables=[users, record_shares, audit_log])
+    if conn.execute(select(users.c.id).limit(1)).first() is None:
+        now = utcnow()
+        conn.execute(
+            users.insert().values(
+                uuid=str(uuid.uuid4()),
+                name="Admin",
+                password_hash="",
+                role="admin",
+                disabled=False,
+                failed_logins=0,
+                created_at=now,
+                updated_at=now,
+            )
+        )
+
+
+# --- account vault ---------------------------------------------------------
+
+# One vault per user, keyed by owner. Its entries are encrypted with Fernet
+# under a key derived from the vault's own master password.
+vaults = Table(
+    "vaults",
+    metadata,
+    *record_columns(),
+    # JSON object naming the key derivation and its cost, such as
+    # {"name": "scrypt", "n": 131072, "r": 8, "p": 1}.
+    Column("kdf", String(200), nullable=False),
+    # The key derivation's random salt, base64.
+    Column("salt", String(64), nullable=False),
+    # A known text encrypted under the derived key: decrypting it checks a
+    # master password without reading any entry.
+    Column("verifier", Text, nullable=False),
+    **MYSQL_TABLE,
+)
+Index("ix_vaults_owner", vaults.c.owner, unique=True)
+
+vault_entries = Table(
+    "vault_entries",
+    metadata,
+    *record_columns(),
+    Column("vault_uuid", String(36), nullable=False),
+    # Plain text, so the list can be filtered and sorted: kind and title only.
+    # qq | wechat | taobao | alipay | email | website | membership |
+    # bank_card | other
+    Column("kind", String(20), nullable=False),
+    Column("title", String(200), nullable=False),
+    Column("contact_uuid", String(36), nullable=True),
+    # Fernet token of a JSON object: account name, password, card number,
+    # expiry and notes. MEDIUMTEXT on MySQL, because 10,000 characters of
+    # notes can outgrow TEXT's 64 KiB once escaped, encrypted and base64-coded.
+    Column(
+        "secret",
+        Text().with_variant(MEDIUMTEXT(), "mysql", "mariadb"),
+        nullable=False,
+    ),
+    **MYSQL_TABLE,
+)
+Index("ix_vault_entries_vault", vault_entries.c.vault_uuid, vault_entries.c.deleted)
+
+
+def _create_vault_tables(conn: Connection) -> None:
+    # checkfirst: running it on a database that has the tables changes nothing.
+    metadata.create_all(conn, tables=[vaults, vault_entries], checkfirst=True)
+
+
+# --- file repository --------------------------------------------------------
+
+# A file's content is stored once, in the data folder's files area under its
+# SHA-256; each row here is one name for it with its own metadata.
+files = Table(
+    "files",
+    metadata,
+    *record_columns(),
+    # The name shown and offered on download; never used as a path.
+    Column("name", String(255), nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("content_type", String(100), nullable=False),
+    Column("category", String(100), nullable=False, default=""),
+    Column("tags", String(500), nullable=False, default=""),
+    Column("notes", Text, nullable=False, default=""),
+    # Folded name, category, tags and notes, rewritten on every save.
+    Column("search_text", Text, nullable=False, default=""),
+    **MYSQL_TABLE,
+)
+Index("ix_files_created", files.c.deleted, files.c.created_at)
+Index("ix_files_sha256", files.c.sha256)
+
+# Files attached to contacts and log entries; detaching sets deleted.
+file_links = Table(
+    "file_links",
+    metadata,
+    *record_columns(),
+    Column("file_uuid", String(36), nullable=False),
+    Column("target_kind", String(10), nullable=False),  # contact | log
+    Column("target_uuid", String(36), nullable=False),
+    **MYSQL_TABLE,
+)
+Index(
+    "ix_file_links_pair",
+    file_links.c.file_uuid,
+    file_links.c.target_kind,
+    file_links.c.target_uuid,
+    unique=True,
+)
+Index("ix_file_links_target", file_links.c.target_kind, file_links.c.target_uuid)
+
+
+def _create_file_tables(conn: Connection) -> None:
+    # checkfirst: the tables may exist already, so running it again is safe.
+    metadata.create_all(conn, tables=[files, file_links], checkfirst=True)
 
 
 def _create_initial_tables(conn: Connection) -> None:
@@ -336,11 +563,155 @@ def _add_summary_indexes(conn: Connection) -> None:
         index.create(conn, checkfirst=True)
 
 
+def _sales_blank_numbers_and_micro_prices(conn: Connection) -> None:
+    """Let quantity, unit price and amount be NULL; store prices in millionths.
+
+    Existing unit prices are converted from the currency's minor units,
+    using the same CLDR decimal digits the app used to store them, and
+    every other value is copied unchanged. A database created since these
+    columns changed already has them, so each step checks first.
+    """
+    columns = {c["name"]: c for c in inspect(conn).get_columns("sales")}
+    if "unit_price_minor" not in columns and all(
+        columns[name]["nullable"] for name in ("quantity_milli", "amount_minor")
+    ):
+        return
+    if conn.dialect.name == "sqlite":
+        _rebuild_sqlite_sales(conn, set(columns))
+    else:
+        _alter_mysql_sales(conn, set(columns))
+
+
+def _micro_per_minor(conn: Connection) -> str:
+    """Return SQL giving a row's unit_price_minor in millionths of its currency."""
+    stored = conn.execute(text("SELECT DISTINCT currency FROM sales")).scalars()
+    cases = []
+    for code in sorted(stored):
+        digits = int(get_currency_precision(code))
+        if digits != 2 and _CURRENCY_CODE.fullmatch(code):
+            cases.append(f"WHEN '{code}' THEN {10 ** (6 - digits)}")
+    scale = f"CASE currency {' '.join(cases)} ELSE 10000 END" if cases else "10000"
+    return f"unit_price_minor * {scale}"
+
+
+def _rebuild_sqlite_sales(conn: Connection, old_columns: set[str]) -> None:
+    # SQLite cannot drop NOT NULL from a column: copy into a new table.
+    price = _micro_per_minor(conn) if "unit_price_minor" in old_columns else ""
+    for index in inspect(conn).get_indexes("sales"):
+        conn.execute(text(f'DROP INDEX IF EXISTS "{index["name"]}"'))
+    conn.execute(text("ALTER TABLE sales RENAME TO sales_before_upgrade"))
+    sales.create(conn)
+    kept = [c.name for c in sales.columns if c.name in old_columns]
+    names = ", ".join(f'"{name}"' for name in kept)
+    if price:
+        target = f'{names}, "unit_price_micro"'
+        source = f"{names}, {price}"
+    else:
+        target = source = names
+    conn.execute(
+        text(f"INSERT INTO sales ({target}) SELECT {source} FROM sales_before_upgrade")
+    )
+    conn.execute(text("DROP TABLE sales_before_upgrade"))
+
+
+def _alter_mysql_sales(conn: Connection, old_columns: set[str]) -> None:
+    conn.execute(
+        text(
+            "ALTER TABLE sales MODIFY quantity_milli BIGINT NULL, "
+            "MODIFY amount_minor BIGINT NULL"
+        )
+    )
+    if "unit_price_micro" not in old_columns:
+        conn.execute(
+            text(
+                "ALTER TABLE sales ADD COLUMN unit_price_micro BIGINT NULL "
+                "AFTER quantity_milli"
+            )
+        )
+    if "unit_price_minor" in old_columns:
+        conn.execute(
+            text(f"UPDATE sales SET unit_price_micro = {_micro_per_minor(conn)}")
+        )
+        conn.execute(text("ALTER TABLE sales DROP COLUMN unit_price_minor"))
+
+
+def _comm_log_follow_up_done_and_search_text(conn: Connection) -> None:
+    """Add the follow-up done flag and the folded search text to the log.
+
+    Existing entries get "not done" and their search text computed from
+    their title and content. A database created since these columns were
+    added already has them, so each step checks first.
+    """
+    present = {c["name"] for c in inspect(conn).get_columns("comm_logs")}
+    for column in (comm_logs.c.follow_up_done, comm_logs.c.search_text):
+        if column.name not in present:
+            _add_comm_log_column(conn, column)
+    FOLLOW_UP_OPEN_INDEX.create(conn, checkfirst=True)
+    _fill_comm_log_search_text(conn)
+
+
+def _add_comm_log_column(conn: Connection, column: Column) -> None:
+    column_type = column.type.compile(dialect=conn.dialect)
+    # SQLite adds a NOT NULL column only with a default. MySQL takes none on
+    # a TEXT column before 8.0.13 and fills existing rows with '' anyway.
+    if column.name == "follow_up_done":
+        default = " DEFAULT 0"
+    else:
+        default = " DEFAULT ''" if conn.dialect.name == "sqlite" else ""
+    conn.execute(
+        text(
+            f"ALTER TABLE comm_logs ADD COLUMN {column.name} {column_type} "
+            f"NOT NULL{default}"
+        )
+    )
+
+
+def _fill_comm_log_search_text(conn: Connection, chunk: int = 1000) -> None:
+    """Compute the search text of every entry that has none, by id order."""
+    # The folding rules live with the log service, which imports this
+    # module, so the import waits until the upgrade runs.
+    from crm_web.services.comm_log import search_text_of
+
+    entry = comm_logs.c
+    last_id = 0
+    while True:
+        rows = conn.execute(
+            select(entry.id, entry.title, entry.content)
+            .where(entry.id > last_id, entry.search_text == "")
+            .order_by(entry.id)
+            .limit(chunk)
+        ).all()
+        if not rows:
+            return
+        conn.execute(
+            comm_logs.update()
+            .where(entry.id == bindparam("row_id"))
+            .values(search_text=bindparam("folded")),
+            [
+                {"row_id": row.id, "folded": search_text_of(row.title, row.content)}
+                for row in rows
+            ],
+        )
+        last_id = rows[-1].id
+
+
+def _create_appointment_occurrences(conn: Connection) -> None:
+    # MySQL commits DDL at once, so a run that stopped before it recorded
+    # this version has left the table behind.
+    appointment_occurrences.create(conn, checkfirst=True)
+
+
 # Numbered upgrades, applied in order, each once. Append; never renumber.
 UPGRADES: list[tuple[int, Callable[[Connection], None]]] = [
     (1, _create_initial_tables),
     (2, _create_daily_work_tables),
     (3, _add_summary_indexes),
+    (4, _sales_blank_numbers_and_micro_prices),
+    (5, _comm_log_follow_up_done_and_search_text),
+    (6, _create_appointment_occurrences),
+    (7, _create_user_tables),
+    (8, _create_vault_tables),
+    (9, _create_file_tables),
 ]
 
 LATEST_VERSION = UPGRADES[-1][0]
