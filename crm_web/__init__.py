@@ -14,12 +14,13 @@ from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException, SecurityError
 
-from crm_web import web
+from crm_web import auth, web
 from crm_web.config import Settings, load_settings
 from crm_web.data.db import Database, connect
 from crm_web.errors import UserError
 from crm_web.i18n import LANGUAGES
 from crm_web.logs import LOG_FILE_NAME
+from crm_web.services import accounts
 from crm_web.translations_build import ensure_compiled
 
 log = logging.getLogger(__name__)
@@ -57,11 +58,14 @@ def create_app(
     CSRFProtect(app)
     _register_blueprints(app)
     _register_handlers(app)
+    app.before_request(auth.guard)
     app.jinja_env.globals.update(
         static_url=web.static_url,
         LANGUAGES=LANGUAGES,
         areas=web.AREAS,
         current_language=web.current_language,
+        current_user=auth.current_user,
+        login_protection=lambda: accounts.protection_on(web.db()),
     )
     app.jinja_env.filters.update(
         local_datetime=web.format_local_datetime,
@@ -75,14 +79,17 @@ def create_app(
 BLUEPRINTS = (
     "appointments",
     "areas",
+    "auth",
     "categories",
     "contacts",
     "exports",
+    "files",
     "home",
     "imports",
     "log",
     "sales",
     "settings",
+    "users",
 )
 
 

@@ -1,4 +1,4 @@
-"""The ``r9crm`` command: window, server, import, export and search."""
+"""The ``r9crm`` command: window, server, import, export, search and users."""
 
 from __future__ import annotations
 
@@ -88,6 +88,25 @@ def build_parser() -> argparse.ArgumentParser:
     exp.add_argument(
         "--query", default="", help="only contacts matching this smart query"
     )
+
+    user = commands.add_parser("user", help="list users, add one, set a password")
+    user_commands = user.add_subparsers(dest="user_command", required=True)
+    user_commands.add_parser("list", help="print every user with role and state")
+    add = user_commands.add_parser("add", help="add a user (asks for the password)")
+    add.add_argument("name")
+    add.add_argument("--admin", action="store_true", help="make it an administrator")
+    passwd = user_commands.add_parser("passwd", help="set a user's password")
+    passwd.add_argument("name")
+    protect = user_commands.add_parser(
+        "protect", help="turn login protection on or off"
+    )
+    protect.add_argument("state", choices=("on", "off"))
+    for sub in (add, passwd):
+        sub.add_argument(
+            "--password-stdin",
+            action="store_true",
+            help="read the password from the first line of standard input",
+        )
 
     search = commands.add_parser("search", help="print matching contacts")
     search.add_argument("text")
@@ -224,6 +243,60 @@ def cmd_search(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_user(args: argparse.Namespace) -> int:
+    from crm_web import web
+    from crm_web.data import users as user_data
+    from crm_web.services import accounts
+
+    app = _app(args)
+    with app.test_request_context():
+        db = web.db()
+        if args.user_command == "list":
+            protection = "on" if accounts.protection_on(db) else "off"
+            print(f"Login protection: {protection}")
+            for row in accounts.list_users(db):
+                state = "disabled" if row["disabled"] else "enabled"
+                if not row["password_hash"]:
+                    state += ", no password"
+                print(f"{row['name']}\t{row['role']}\t{state}")
+            return 0
+        if args.user_command == "protect":
+            accounts.set_protection(db, args.state == "on", by="command line")
+            print(f"Login protection is {args.state}.")
+            return 0
+        password = _read_password(args.password_stdin)
+        if args.user_command == "add":
+            role = "admin" if args.admin else "user"
+            accounts.create_user(db, args.name, password, role, by="command line")
+            print(f"User {args.name} added ({role}).")
+            return 0
+        user = user_data.find_user_folded(db, args.name)
+        if user is None:
+            print(
+                f"No user is named {args.name}; see r9crm user list.", file=sys.stderr
+            )
+            return 2
+        accounts.set_password(db, user["uuid"], password, by="command line")
+        print(f"Password of {user['name']} set.")
+    return 0
+
+
+def _read_password(from_stdin: bool) -> str:
+    import getpass
+
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    first = getpass.getpass("New password: ")
+    if getpass.getpass("Again: ") != first:
+        raise PasswordMismatchError()
+    return first
+
+
+class PasswordMismatchError(UserError):
+    def __init__(self) -> None:
+        super().__init__("The two passwords differ; nothing was changed.")
+
+
 def _json_value(value: object) -> str:
     if isinstance(value, datetime | date):
         return value.isoformat()
@@ -236,4 +309,5 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "import": cmd_import,
     "export": cmd_export,
     "search": cmd_search,
+    "user": cmd_user,
 }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import locale
+from typing import Literal
 
 # Locale code -> name shown in the language switcher (in its own language).
 LANGUAGES = {"en": "English", "zh_CN": "简体中文"}
@@ -32,7 +33,9 @@ def match_language(code: str | None) -> str | None:
     return None
 
 
-def format_list(items: list[str], *, style: str = "standard") -> str:
+def format_list(
+    items: list[str], *, style: Literal["standard", "or"] = "standard"
+) -> str:
     """Join ``items`` the way the language in use writes a list.
 
     English gives "a, b and c" ("a, b or c" with style "or"); Chinese

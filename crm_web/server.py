@@ -12,6 +12,7 @@ from flask_babel import gettext as _
 from waitress.server import create_server
 
 from crm_web.errors import UserError
+from crm_web.services import accounts
 
 log = logging.getLogger(__name__)
 
@@ -35,9 +36,11 @@ class ExposedServerError(UserError):
     def __init__(self, host: str) -> None:
         super().__init__(
             _(
-                "Refusing to listen on %(host)s: R9 CRM has no login protection "
-                "yet, so anyone on the network could read and change your "
-                "contacts. Serve on 127.0.0.1 (the default) instead.",
+                "Refusing to listen on %(host)s: login protection is off, so "
+                "anyone on the network could read and change your contacts. "
+                "Set Admin's password and turn protection on under Users (or "
+                "with r9crm user passwd Admin and r9crm user protect on), or "
+                "serve on 127.0.0.1 (the default).",
                 host=host,
             )
         )
@@ -69,7 +72,11 @@ class Server:
 
     def __init__(self, app: Flask, *, host: str = "127.0.0.1", port: int = 0) -> None:
         if not is_loopback(host):
-            raise ExposedServerError(host)
+            if not accounts.protection_on(app.extensions["crm_db"]):
+                raise ExposedServerError(host)
+            # Colleagues reach the server by this computer's name or any of
+            # its addresses; every request needs a signed-in user instead.
+            app.config["TRUSTED_HOSTS"] = None
         check_port(host, port)
         self._server = create_server(
             app, host=host, port=port, threads=THREADS, ident="R9 CRM"

@@ -28,7 +28,7 @@ AREAS = (
     ("sales.index", _l("Sales & service"), "sales"),
     ("appointments.index", _l("Appointments"), "calendar"),
     ("areas.vault", _l("Account vault"), "vault"),
-    ("areas.files", _l("Files"), "files"),
+    ("files.index", _l("Files"), "files"),
     ("imports.index", _l("Import"), "import"),
     ("exports.index", _l("Export"), "export"),
     ("settings.index", _l("Settings"), "settings"),
@@ -58,7 +58,10 @@ def region() -> str:
 
 
 def owner() -> str:
-    return preferences()["owner_name"] or "Admin"
+    """Return the name of the user this request acts as, the owner of new records."""
+    from crm_web.auth import current_user
+
+    return current_user().name
 
 
 def select_locale() -> str:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import datetime
+import io
 import json
+import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -262,3 +264,68 @@ def test_serve_busy_port_is_reported(
     assert code == 2
     assert f"Port {port}" in err
     assert "already in use" in err
+
+
+def test_user_commands_add_set_password_and_protect(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    base = ("--data-dir", str(tmp_path))
+    code, out, _err = run(capsys, *base, "user", "list")
+    assert code == 0
+    assert out.splitlines() == [
+        "Login protection: off",
+        "Admin\tadmin\tenabled, no password",
+    ]
+    code, _out, err = run(capsys, *base, "user", "protect", "on")
+    assert code == 2 and "“Admin”" in err
+    monkeypatch.setattr("sys.stdin", io.StringIO("密码密码密码密码\n"))
+    assert run(capsys, *base, "user", "passwd", "admin", "--password-stdin")[0] == 0
+    monkeypatch.setattr("sys.stdin", io.StringIO("lily pass 1\n"))
+    assert run(capsys, *base, "user", "add", "Lily", "--password-stdin")[0] == 0
+    monkeypatch.setattr("sys.stdin", io.StringIO("密" * 25 + "\n"))
+    code, _out, err = run(capsys, *base, "user", "passwd", "Lily", "--password-stdin")
+    assert code == 2 and "75 bytes" in err
+    assert run(capsys, *base, "user", "protect", "on")[0] == 0
+    code, out, _err = run(capsys, *base, "user", "list")
+    assert out.splitlines() == [
+        "Login protection: on",
+        "Admin\tadmin\tenabled",
+        "Lily\tuser\tenabled",
+    ]
+
+
+def test_serve_on_the_network_needs_protection_and_then_a_sign_in(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+    import urllib.error
+
+    from crm_web import create_app
+    from crm_web.config import load_settings
+    from crm_web.server import Server
+    from crm_web.services import accounts
+
+    app = create_app(load_settings(data_dir=tmp_path, testing=True))
+    database = app.extensions["crm_db"]
+    admin = accounts.list_users(database)[0]
+    accounts.set_password(database, admin["uuid"], "a good password", by="test")
+    accounts.set_protection(database, True, by="test")
+    server = Server(app, host="0.0.0.0", port=0)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.port}/contacts/"
+        request = urllib.request.Request(url, headers={"Host": "crm-pc.local"})
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            opener = urllib.request.build_opener(NoRedirect())
+            opener.open(request, timeout=10)
+        assert refused.value.code == 302
+        assert refused.value.headers["Location"].startswith("/login?next=")
+    finally:
+        server.close()
+        database.close()
+
+
+class NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args: object, **kwargs: object) -> None:
+        return None

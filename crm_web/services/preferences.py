@@ -44,7 +44,14 @@ SETTINGS = (
         ),
     ),
     Setting("page_size", "50", _l("Contacts shown per page (10 to 500).")),
-    Setting("owner_name", "Admin", _l("Name recorded as the owner of new records.")),
+    Setting(
+        "session_idle_minutes",
+        "30",
+        _l(
+            "With login protection on, minutes without activity after which "
+            "a user must sign in again (5 to 1440)."
+        ),
+    ),
     Setting(
         "time_zone",
         "",
@@ -69,6 +76,11 @@ SETTINGS = (
     Setting("sales_custom2", "", _l("Label of sales custom field 2 (empty hides it).")),
     Setting("sales_custom3", "", _l("Label of sales custom field 3 (empty hides it).")),
     Setting("sales_custom4", "", _l("Label of sales custom field 4 (empty hides it).")),
+    Setting(
+        "files_max_mb",
+        "100",
+        _l("Largest file the file repository accepts, in MB (1 to 1000)."),
+    ),
 )
 SETTINGS_BY_NAME = {s.name: s for s in SETTINGS}
 
@@ -139,14 +151,23 @@ def _validate(name: str, value: str) -> str:
                 value,
                 str(_l("use a three-letter currency code such as CNY or USD.")),
             )
-    if name == "owner_name" and not value:
+    if name == "session_idle_minutes" and not (
+        value.isdigit() and 5 <= int(value) <= 1440
+    ):
         raise InvalidValueError(
-            str(_l("Owner name")),
+            str(_l("Minutes without activity")),
             value,
-            str(_l("type the name to record, such as Admin.")),
+            str(_l("type a whole number from 5 to 1440.")),
         )
     if name == "page_size" and not (value.isdigit() and 10 <= int(value) <= 500):
         raise InvalidValueError(
             str(_l("Page size")), value, str(_l("type a whole number from 10 to 500."))
+        )
+    if name == "files_max_mb" and not (value.isdigit() and 1 <= int(value) <= 1000):
+        # The server (waitress) rejects a request body over 1 GiB on its own.
+        raise InvalidValueError(
+            str(_l("Largest file size")),
+            value,
+            str(_l("type a whole number of MB from 1 to 1000.")),
         )
     return value
