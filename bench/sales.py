@@ -118,7 +118,7 @@ def _record(
     chance: random.Random, contact_rows: list[dict[str, Any]]
 ) -> dict[str, Any]:
     quantity = chance.randrange(1, 100_000)
-    price = chance.randrange(1, 1_000_000)
+    price = chance.randrange(1, 1_000_000) * 10_000  # in millionths, 0.01 to 10,000
     contact = chance.choice(contact_rows)["uuid"] if chance.random() < 0.9 else None
     return {
         **new_record("Bench"),
@@ -128,8 +128,8 @@ def _record(
         "item": chance.choice(ITEMS),
         "service_type": chance.choice(SERVICES),
         "quantity_milli": quantity,
-        "unit_price_minor": price,
-        "amount_minor": quantity * price // 1000,
+        "unit_price_micro": price,
+        "amount_minor": quantity * price // 10**7,
         "currency": chance.choice(CURRENCIES),
         "status": chance.choice(list(STATUSES)),
         "notes": "",

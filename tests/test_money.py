@@ -37,7 +37,9 @@ def test_parse_money_accepts(typed: str, currency: str, minor: int) -> None:
     [
         ("12.345", "CNY", "at most 2 decimal places"),
         ("1.5", "JPY", "no decimal places"),
-        ("1,23", "CNY", "type a number"),
+        ("1,23", "CNY", "use a point for decimals"),
+        ("1 234,5", "CNY", "use a point for decimals"),
+        ("1.234,5", "EUR", "use a point for decimals"),
         ("12a", "CNY", "type a number"),
         ("", "CNY", "type a number"),
         ("1.2.3", "CNY", "type a number"),
@@ -71,18 +73,98 @@ def test_parse_quantity_rejects_fourth_decimal() -> None:
 
 
 @pytest.mark.parametrize(
-    ("milli", "unit_minor", "amount"),
+    ("milli", "price_micro", "currency", "amount"),
     [
-        (2500, 1999, 4998),  # 2.5 × 19.99 = 49.975 rounds half up
-        (1000, 1999, 1999),
-        (333, 1, 0),  # 0.333 fen rounds down
-        (500, 1, 1),  # 0.5 fen rounds up
-        (-2500, 1999, -4998),  # half away from zero for returns
-        (3000, 0, 0),
+        (2500, 19_990_000, "CNY", 4998),  # 2.5 × 19.99 = 49.975 rounds half up
+        (1000, 19_990_000, "CNY", 1999),
+        (333, 10_000, "CNY", 0),  # 0.333 fen rounds down
+        (500, 10_000, "CNY", 1),  # 0.5 fen rounds up
+        (-2500, 19_990_000, "CNY", -4998),  # half away from zero for returns
+        (3000, 0, "CNY", 0),
+        (1_000_000, 35_000, "USD", 3500),  # 1000 × US$0.035 = US$35.00
+        (1_000_000, 35_500, "USD", 3550),
+        (3000, 125_000, "CNY", 38),  # 3 × ¥0.125 = ¥0.375
+        (1000, 500_000, "JPY", 1),  # ¥0.5 rounds up to one yen
+        (1000, 499_999, "JPY", 0),
+        (1000, 1_234_567, "KWD", 1235),  # three decimal places
     ],
 )
-def test_line_amount_rounds_half_up(milli: int, unit_minor: int, amount: int) -> None:
-    assert money.line_amount(milli, unit_minor) == amount
+def test_line_amount_rounds_half_up(
+    milli: int, price_micro: int, currency: str, amount: int
+) -> None:
+    assert money.line_amount(milli, price_micro, currency) == amount
+
+
+@pytest.mark.parametrize(
+    ("typed", "micro"),
+    [
+        ("0.035", 35_000),
+        ("0.0125", 12_500),
+        ("¥0.0125", 12_500),
+        ("$0.035", 35_000),
+        ("US$0.035", 35_000),
+        ("０.０３５", 35_000),
+        ("０．０３５", 35_000),
+        ("￥０.０１２５", 12_500),
+        ("0.035  ", 35_000),
+        ("\u30000.035\u3000", 35_000),
+        ("1,234.5", 1_234_500_000),
+        ("1 234.5", 1_234_500_000),
+        ("1\u00a0234.5", 1_234_500_000),
+        ("0.123456", 123_456),
+        ("0.1234560", 123_456),
+        ("12元", 12_000_000),
+        ("-0.5", -500_000),
+    ],
+)
+def test_parse_unit_price_accepts(typed: str, micro: int) -> None:
+    assert money.parse_unit_price(typed, field="Unit price") == micro
+
+
+@pytest.mark.parametrize(
+    ("typed", "hint"),
+    [
+        ("0.0000001", "at most 6 decimal places"),
+        ("¥0.1234567", "at most 6 decimal places"),
+        ("0,035", "use a point for decimals"),
+        ("abc", "type a number"),
+        ("9" * 19, "too large"),
+    ],
+)
+def test_parse_unit_price_rejects(typed: str, hint: str) -> None:
+    with pytest.raises(InvalidValueError) as caught:
+        money.parse_unit_price(typed, field="Unit price")
+    assert caught.value.message.startswith(f"Unit price “{typed}”")
+    assert hint in caught.value.message
+
+
+@pytest.mark.parametrize(
+    ("micro", "currency", "locale", "shown"),
+    [
+        (35_000, "USD", "en", "$0.035"),
+        (12_500, "CNY", "zh_CN", "¥0.0125"),
+        (12_000_000, "CNY", "zh_CN", "¥12.00"),
+        (500_000, "JPY", "en", "¥0.5"),
+        (3_000_000, "JPY", "en", "¥3"),
+        (1_234_567_800, "USD", "en", "$1,234.5678"),
+    ],
+)
+def test_format_unit_price(micro: int, currency: str, locale: str, shown: str) -> None:
+    assert money.format_unit_price(micro, currency, locale) == shown
+
+
+@pytest.mark.parametrize(
+    ("micro", "currency", "plain"),
+    [
+        (35_000, "USD", "0.035"),
+        (12_000_000, "CNY", "12.00"),
+        (12_500_000, "CNY", "12.50"),
+        (3_000_000, "JPY", "3"),
+        (123_456, "CNY", "0.123456"),
+    ],
+)
+def test_plain_unit_price(micro: int, currency: str, plain: str) -> None:
+    assert money.plain_unit_price(micro, currency) == plain
 
 
 @pytest.mark.parametrize(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -10,8 +11,8 @@ from crm_web.data import sales as sale_data
 from crm_web.data.db import Database
 from crm_web.errors import VersionConflictError
 from crm_web.services import contacts as contact_service
+from crm_web.services import money, sales_contacts
 from crm_web.services import sales as sale_service
-from crm_web.services import sales_contacts
 from crm_web.services.sales import SaleFilters, SaleInvalidError
 
 
@@ -44,7 +45,7 @@ def test_amount_is_quantity_times_price(db: Database) -> None:
     sale_id = add_sale(db, quantity="2.5", unit_price="19.99")
     row = stored(db, sale_id)
     assert row["quantity_milli"] == 2500
-    assert row["unit_price_minor"] == 1999
+    assert row["unit_price_micro"] == 19_990_000
     assert row["amount_minor"] == 4998
 
 
@@ -66,8 +67,69 @@ def test_yen_amount_has_no_minor_unit(db: Database) -> None:
 
 def test_too_many_decimals_rejected(db: Database) -> None:
     with pytest.raises(SaleInvalidError) as caught:
-        add_sale(db, quantity="1", unit_price="12.345")
-    assert "“12.345”" in caught.value.errors["unit_price"]
+        add_sale(db, quantity="1", unit_price="0.0000001")
+    assert "“0.0000001”" in caught.value.errors["unit_price"]
+    assert "at most 6 decimal places" in caught.value.errors["unit_price"]
+
+
+def test_amount_too_many_decimals_rejected(db: Database) -> None:
+    with pytest.raises(SaleInvalidError) as caught:
+        add_sale(db, quantity="1", unit_price="1", amount="12.345")
+    assert "“12.345”" in caught.value.errors["amount"]
+
+
+@pytest.mark.parametrize(
+    ("quantity", "price", "currency", "micro", "amount"),
+    [
+        ("1000", "0.035", "USD", 35_000, 3500),
+        ("1,000", "$0.035", "USD", 35_000, 3500),
+        ("１０００", "０.０３５", "USD", 35_000, 3500),
+        ("800", "¥0.0125", "CNY", 12_500, 1000),
+        ("3", "0.125", "CNY", 125_000, 38),
+        ("3", "0.5", "JPY", 500_000, 2),
+        ("2", "12.345 ", "CNY", 12_345_000, 2469),
+    ],
+)
+def test_fine_unit_price_stored_exactly(
+    db: Database, quantity: str, price: str, currency: str, micro: int, amount: int
+) -> None:
+    sale_id = add_sale(db, quantity=quantity, unit_price=price, currency=currency)
+    row = stored(db, sale_id)
+    assert row["unit_price_micro"] == micro
+    assert row["amount_minor"] == amount
+
+
+def test_blank_quantity_and_price_stay_blank(db: Database) -> None:
+    row = stored(db, add_sale(db, item="Samples", quantity="", unit_price=" "))
+    assert row["quantity_milli"] is None
+    assert row["unit_price_micro"] is None
+    assert row["amount_minor"] is None
+
+
+def test_blank_quantity_keeps_typed_amount(db: Database) -> None:
+    row = stored(db, add_sale(db, unit_price="0.035", amount="120"))
+    assert row["quantity_milli"] is None
+    assert row["unit_price_micro"] == 35_000
+    assert row["amount_minor"] == 12000
+
+
+def test_blank_price_without_amount_is_blank(db: Database) -> None:
+    row = stored(db, add_sale(db, quantity="5"))
+    assert row["quantity_milli"] == 5000
+    assert row["unit_price_micro"] is None
+    assert row["amount_minor"] is None
+
+
+def test_zero_quantity_is_not_blank(db: Database) -> None:
+    row = stored(db, add_sale(db, quantity="0", unit_price="10"))
+    assert row["quantity_milli"] == 0
+    assert row["amount_minor"] == 0
+
+
+def test_huge_line_amount_rejected(db: Database) -> None:
+    with pytest.raises(SaleInvalidError) as caught:
+        add_sale(db, quantity="999,999,999,999", unit_price="999,999,999,999")
+    assert "too large" in caught.value.errors["amount"]
 
 
 def test_missing_date_rejected(db: Database) -> None:
@@ -92,6 +154,10 @@ def test_full_width_space_folded_on_save(db: Database) -> None:
 # --- editing -------------------------------------------------------------------
 
 
+def plain(convert: Callable[[int], str], value: int | None) -> str:
+    return "" if value is None else convert(value)
+
+
 def edit(db: Database, sale_id: int, **changes: str) -> None:
     row = stored(db, sale_id)
     form = {
@@ -99,9 +165,15 @@ def edit(db: Database, sale_id: int, **changes: str) -> None:
         "currency": row["currency"],
         "status": row["status"],
         "item": row["item"],
-        "quantity": str(row["quantity_milli"] / 1000),
-        "unit_price": f"{row['unit_price_minor'] / 100:.2f}",
-        "amount": f"{row['amount_minor'] / 100:.2f}",
+        "quantity": plain(money.plain_quantity, row["quantity_milli"]),
+        "unit_price": plain(
+            lambda micro: money.plain_unit_price(micro, row["currency"]),
+            row["unit_price_micro"],
+        ),
+        "amount": plain(
+            lambda minor: money.plain_money(minor, row["currency"]),
+            row["amount_minor"],
+        ),
         **changes,
     }
     sale = sale_service.parse_form(form, previous=sale_service.previous_of(row))
@@ -124,6 +196,29 @@ def test_edit_takes_newly_typed_amount(db: Database) -> None:
     sale_id = add_sale(db, quantity="2", unit_price="10")
     edit(db, sale_id, quantity="3", amount="25")
     assert stored(db, sale_id)["amount_minor"] == 2500
+
+
+def test_edit_blanking_quantity_keeps_amount(db: Database) -> None:
+    sale_id = add_sale(db, quantity="2", unit_price="10")
+    edit(db, sale_id, quantity="")
+    row = stored(db, sale_id)
+    assert row["quantity_milli"] is None
+    assert row["amount_minor"] == 2000
+
+
+def test_edit_blank_record_stays_blank(db: Database) -> None:
+    sale_id = add_sale(db, item="Samples")
+    edit(db, sale_id, notes="sent by courier")
+    row = stored(db, sale_id)
+    assert row["quantity_milli"] is None
+    assert row["unit_price_micro"] is None
+    assert row["amount_minor"] is None
+
+
+def test_edit_filling_blank_price_computes_amount(db: Database) -> None:
+    sale_id = add_sale(db, quantity="1000")
+    edit(db, sale_id, unit_price="0.035", currency="USD")
+    assert stored(db, sale_id)["amount_minor"] == 3500
 
 
 def test_edit_bumps_version(db: Database) -> None:

@@ -72,14 +72,14 @@ def test_xlsx_rows_stored(db: Database, tmp_path: Path) -> None:
     assert rows[0]["amount_minor"] == 4998
     assert rows[0]["status"] == "paid"
     assert rows[0]["custom1"] == "SF0001"
-    assert rows[1]["unit_price_minor"] == 123456789
+    assert rows[1]["unit_price_micro"] == 1_234_567_890_000
     assert rows[1]["currency"] == "CNY"
 
 
 def test_bad_rows_go_to_rejected_file(db: Database, tmp_path: Path) -> None:
     path = make_text(tmp_path / "sales.txt", [
         ["日期", "客户", "商品", "单价"],
-        ["2026-03-01", "", "钢管", "12.345"],
+        ["2026-03-01", "", "钢管", "12.3456789"],
         ["2026-03-02", "无此人", "钢管", "10"],
         ["2026-03-03", "", "阀门", "10"],
     ])  # fmt: skip
@@ -88,7 +88,7 @@ def test_bad_rows_go_to_rejected_file(db: Database, tmp_path: Path) -> None:
     assert summary.rejected == 2
     assert summary.rejected_file is not None
     text = summary.rejected_file.read_text(encoding="utf-8-sig")
-    assert "“12.345”" in text
+    assert "“12.3456789”" in text
     assert "“无此人”" in text
 
 
@@ -135,7 +135,7 @@ def test_export_then_import_restores(db: Database, tmp_path: Path) -> None:
     summary = run_import(db, path, tmp_path)
     assert summary.inserted == 1
     after = all_sales(db)[0]
-    kept = ("sold_on", "item", "quantity_milli", "unit_price_minor", "amount_minor",
+    kept = ("sold_on", "item", "quantity_milli", "unit_price_micro", "amount_minor",
             "currency", "status", "custom1", "contact_uuid")  # fmt: skip
     for key in kept:
         assert after[key] == before[key], key
@@ -169,3 +169,83 @@ def test_unmatched_columns_kept_in_notes(db: Database, tmp_path: Path) -> None:
     ])  # fmt: skip
     run_import(db, path, tmp_path)
     assert all_sales(db)[0]["notes"] == "付款方式: T/T"
+
+
+def add_blank_sales(db: Database) -> None:
+    """Store one record with every number blank and one with a fine price."""
+    for form in (
+        {"sold_on": "2026-04-01", "item": "样品"},
+        {"sold_on": "2026-04-02", "item": "螺丝", "quantity": "1000",
+         "unit_price": "0.035", "currency": "USD"},
+    ):  # fmt: skip
+        sale_service.create_sale(db, sale_service.parse_form(form), owner="T")
+
+
+def test_export_xlsx_leaves_blank_numbers_empty(db: Database, tmp_path: Path) -> None:
+    add_blank_sales(db)
+    path = tmp_path / "out.xlsx"
+    sales_io.export_sales(db, path, SaleFilters(), custom_labels=LABELS)
+    sheet = openpyxl.load_workbook(path).active
+    rows = [[cell.value for cell in row] for row in sheet.iter_rows()]
+    columns = {
+        name: rows[0].index(name) for name in ("Quantity", "Unit price", "Amount")
+    }
+    blank, fine = rows[1], rows[2]
+    assert [blank[i] for i in columns.values()] == [None, None, None]
+    assert [fine[i] for i in columns.values()] == [1000, 0.035, 35]
+
+
+def test_export_txt_leaves_blank_numbers_empty(db: Database, tmp_path: Path) -> None:
+    add_blank_sales(db)
+    path = tmp_path / "out.txt"
+    sales_io.export_sales(db, path, SaleFilters(), custom_labels=LABELS)
+    lines = path.read_text(encoding="utf-8-sig").splitlines()
+    header = lines[0].split("\t")
+    blank = dict(zip(header, lines[1].split("\t"), strict=True))
+    fine = dict(zip(header, lines[2].split("\t"), strict=True))
+    numbers = ("Quantity", "Unit price", "Amount")
+    assert [blank[name] for name in numbers] == ["", "", ""]
+    assert [fine[name] for name in numbers] == ["1000", "0.035", "35.00"]
+
+
+@pytest.mark.parametrize("kind", ["xlsx", "txt"])
+def test_blank_numbers_survive_round_trip(
+    db: Database, tmp_path: Path, kind: str
+) -> None:
+    add_blank_sales(db)
+    before = all_sales(db)
+    path = tmp_path / f"out.{kind}"
+    sales_io.export_sales(db, path, SaleFilters(), custom_labels=LABELS)
+    for row in before:
+        sale_service.set_deleted(db, row["id"], deleted=True)
+    summary = run_import(db, path, tmp_path)
+    after = all_sales(db)
+    assert summary.inserted == 2
+    keys = ("item", "quantity_milli", "unit_price_micro", "amount_minor", "currency")
+    assert [[r[k] for k in keys] for r in after] == [
+        ["样品", None, None, None, "CNY"],
+        ["螺丝", 1_000_000, 35_000, 3500, "USD"],
+    ]
+
+
+def test_reimport_skips_records_with_blanks(db: Database, tmp_path: Path) -> None:
+    add_blank_sales(db)
+    path = tmp_path / "out.xlsx"
+    sales_io.export_sales(db, path, SaleFilters(), custom_labels=LABELS)
+    summary = run_import(db, path, tmp_path)
+    assert (summary.inserted, summary.skipped) == (0, 2)
+
+
+def test_import_reads_fine_prices_as_typed(db: Database, tmp_path: Path) -> None:
+    path = make_text(tmp_path / "s.txt", [
+        ["日期", "商品", "数量", "单价", "币种"],
+        ["2026-03-01", "螺丝", "1,000", "$0.035", "USD"],
+        ["2026-03-02", "垫片", "800", "￥０.０１２５", "CNY"],
+        ["2026-03-03", "样品", "", "", "CNY"],
+    ])  # fmt: skip
+    summary = run_import(db, path, tmp_path)
+    rows = all_sales(db)
+    assert summary.rejected == 0
+    assert [r["unit_price_micro"] for r in rows] == [35_000, 12_500, None]
+    assert [r["amount_minor"] for r in rows] == [3500, 1000, None]
+    assert rows[2]["quantity_milli"] is None

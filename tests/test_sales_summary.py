@@ -183,3 +183,79 @@ def test_export_xlsx_has_total_row(mixed: Database, tmp_path: Path) -> None:
     assert rows[2] == ["Valve", 2, 4, 99.9, 4500, None]
     assert rows[3] == ["(empty)", 1, 0.5, 0.01, None, None]
     assert rows[-1] == ["Total", 6, 9, 124.91, 4500, 7.25]
+
+
+@pytest.fixture
+def with_blanks(db: Database) -> Database:
+    """Records whose quantity, unit price or amount was left blank."""
+    add_sale(db, item="Samples")
+    add_sale(db, item="Samples", quantity="5")
+    add_sale(db, item="Bolts", quantity="1000", unit_price="0.035", currency="USD")
+    add_sale(db, item="Bolts", unit_price="0.04", amount="12", currency="USD")
+    add_sale(db, item="Nuts", quantity="2", unit_price="10")
+    return db
+
+
+def test_sums_skip_blank_numbers(with_blanks: Database) -> None:
+    groups = table(summarize(with_blanks, "item"))
+    assert groups == {
+        "Samples": (2, 5000, {}),
+        "Bolts": (2, 1_000_000, {"USD": 3500 + 1200}),
+        "Nuts": (1, 2000, {"CNY": 2000}),
+    }
+
+
+def test_all_blank_quantities_sum_to_blank(with_blanks: Database) -> None:
+    summary = summarize(with_blanks, "currency")
+    rows = {row.label: row for row in summary.rows}
+    assert rows["CNY"].count == 3
+    assert rows["CNY"].quantity_milli == 5000 + 2000
+    assert summarize(with_blanks, "item", status="ordered").total.count == 5
+
+
+def test_group_without_quantity_has_none(db: Database) -> None:
+    add_sale(db, item="Samples")
+    row = summarize(db, "item").rows[0]
+    assert row.count == 1
+    assert row.quantity_milli is None
+    assert row.amounts == {}
+
+
+def test_chart_leaves_out_groups_without_amount(with_blanks: Database) -> None:
+    summary = summarize(with_blanks, "item")
+    assert [bar["label"] for bar in sales_summary.chart_bars(summary, "CNY")] == [
+        "Nuts"
+    ]
+    usd = sales_summary.chart_bars(summary, "USD")
+    assert [bar["label"] for bar in usd] == ["Bolts"]
+    assert [bar["y"] for bar in usd] == [0]
+
+
+def test_chart_keeps_negative_and_zero_amounts(db: Database) -> None:
+    add_sale(db, item="Refund", quantity="-1", unit_price="10")
+    add_sale(db, item="Free sample", quantity="1", unit_price="0")
+    summary = summarize(db, "item")
+    bars = {bar["label"]: bar for bar in sales_summary.chart_bars(summary, "CNY")}
+    assert set(bars) == {"Refund", "Free sample"}
+    assert bars["Free sample"]["width"] == 0
+
+
+def test_export_leaves_blank_sums_empty(db: Database, tmp_path: Path) -> None:
+    add_sale(db, item="Samples")
+    add_sale(db, item="Nuts", quantity="2", unit_price="10")
+    path = tmp_path / "summary.xlsx"
+    sales_summary.export_summary(summarize(db, "item"), path)
+    rows = [
+        [c.value for c in row]
+        for row in openpyxl.load_workbook(path).active.iter_rows()
+    ]
+    assert rows[1:] == [
+        [
+            "Nuts",
+            1,
+            2,
+            20,
+        ],
+        ["Samples", 1, None, None],
+        ["Total", 2, 2, 20],
+    ]

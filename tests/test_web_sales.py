@@ -63,12 +63,13 @@ def test_new_record_listed_with_money(client: FlaskClient) -> None:
 
 
 def test_invalid_price_names_value(client: FlaskClient) -> None:
-    form = {"sold_on": "2026-03-15", "quantity": "1", "unit_price": "12.345"}
+    form = {"sold_on": "2026-03-15", "quantity": "1", "unit_price": "0.0350001"}
     response = client.post("/sales/new", data=form)
     assert response.status_code == HTTPStatus.UNPROCESSABLE_ENTITY
     page = response.get_data(as_text=True)
-    assert "“12.345”" in page
-    assert 'value="12.345"' in page
+    assert "“0.0350001”" in page
+    assert "at most 6 decimal places" in page
+    assert 'value="0.0350001"' in page
 
 
 def test_form_links_contact_by_phone(client: FlaskClient, app_db: Database) -> None:
@@ -182,14 +183,14 @@ def test_contact_suggestions_json(client: FlaskClient, app_db: Database) -> None
 
 
 def test_import_preview_then_run(client: FlaskClient, tmp_path: Path) -> None:
-    path = make_text(tmp_path / "s.txt", [["日期", "商品", "单价"],
-                                          ["2026-03-01", "钢管", "10"],
-                                          ["2026-03-02", "阀门", "1.234"]])  # fmt: skip
+    rows = [["日期", "商品", "单价"], ["2026-03-01", "钢管", "10"]]
+    rows.append(["2026-03-02", "阀门", "1.2345678"])
+    path = make_text(tmp_path / "s.txt", rows)
     with path.open("rb") as file:
         response = client.post("/sales/import", data={"file": (file, "销售.txt")})
     assert response.status_code == HTTPStatus.FOUND
     review = client.get(response.headers["Location"]).get_data(as_text=True)
-    assert "“1.234”" in review
+    assert "“1.2345678”" in review
     done = client.post(response.headers["Location"]).get_data(as_text=True)
     assert (
         "1 sales records inserted, 0 skipped because they are already stored, "
@@ -199,7 +200,7 @@ def test_import_preview_then_run(client: FlaskClient, tmp_path: Path) -> None:
     assert match
     rejected = client.get(match.group(1))
     assert rejected.status_code == HTTPStatus.OK
-    assert "“1.234”" in rejected.get_data(as_text=True)
+    assert "“1.2345678”" in rejected.get_data(as_text=True)
 
 
 def test_rejected_file_name_checked(client: FlaskClient) -> None:
@@ -217,3 +218,41 @@ def test_export_filtered_xlsx(client: FlaskClient) -> None:
     assert len(rows) == 2
     assert rows[1][4] == "Valve"
     assert rows[1][8] == 20
+
+
+def test_blank_numbers_listed_blank(client: FlaskClient) -> None:
+    create(client, item="Samples", quantity="", unit_price="")
+    page = client.get("/sales/").get_data(as_text=True)
+    row = re.search(r'<tr class="sale".*?</tr>', page, re.S)
+    assert row
+    cells = re.findall(r'<td class="num[^"]*">(.*?)</td>', row.group(0), re.S)
+    assert [cell.strip() for cell in cells] == ["", "", ""]
+
+
+def test_fine_price_listed_with_its_digits(client: FlaskClient) -> None:
+    create(client, item="Bolts", quantity="1000", unit_price="0.035", currency="USD")
+    page = client.get("/sales/").get_data(as_text=True)
+    assert "US$0.035" in page or "$0.035" in page
+    assert "$35.00" in page
+
+
+def test_edit_form_shows_blanks(client: FlaskClient, app_db: Database) -> None:
+    create(client, item="Samples", amount="")
+    page = client.get(f"/sales/{only_id(app_db)}/edit").get_data(as_text=True)
+    for name in ("quantity", "unit_price", "amount"):
+        assert f'id="sale-{name}" name="{name}" value=""' in page
+
+
+def test_edit_form_shows_fine_price(client: FlaskClient, app_db: Database) -> None:
+    create(client, quantity="1000", unit_price="0.035", currency="USD")
+    page = client.get(f"/sales/{only_id(app_db)}/edit").get_data(as_text=True)
+    assert 'name="unit_price" value="0.035"' in page
+    assert 'name="amount" value="35.00"' in page
+    assert 'name="quantity" value="1000"' in page
+
+
+def test_sort_by_unit_price(client: FlaskClient) -> None:
+    create(client, item="Dear", quantity="1", unit_price="2")
+    create(client, item="Cheap", quantity="1", unit_price="0.035")
+    page = client.get("/sales/?sort=unit_price_micro&dir=asc").get_data(as_text=True)
+    assert page.index("Cheap") < page.index("Dear")

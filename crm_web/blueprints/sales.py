@@ -65,12 +65,24 @@ def _locale() -> str:
 
 
 @bp.app_template_filter("money")
-def money_filter(minor: int, currency: str) -> str:
+def money_filter(minor: int | None, currency: str) -> str:
+    """Format minor units as money, and a blank amount as an empty string."""
+    if minor is None:
+        return ""
     return money.format_money(minor, currency, _locale())
 
 
+@bp.app_template_filter("unit_price")
+def unit_price_filter(micro: int | None, currency: str) -> str:
+    if micro is None:
+        return ""
+    return money.format_unit_price(micro, currency, _locale())
+
+
 @bp.app_template_filter("quantity")
-def quantity_filter(milli: int) -> str:
+def quantity_filter(milli: int | None) -> str:
+    if milli is None:
+        return ""
     return money.format_quantity(milli, _locale())
 
 
@@ -192,9 +204,17 @@ def edit(sale_id: int) -> Any:
 def _form_values(row: dict[str, Any]) -> dict[str, Any]:
     values = dict(row)
     values["sold_on"] = row["sold_on"].isoformat()
-    values["quantity"] = money.plain_quantity(row["quantity_milli"])
-    values["unit_price"] = money.plain_money(row["unit_price_minor"], row["currency"])
-    values["amount"] = money.plain_money(row["amount_minor"], row["currency"])
+    currency = row["currency"]
+    quantity, price, amount = (
+        row["quantity_milli"],
+        row["unit_price_micro"],
+        row["amount_minor"],
+    )
+    values["quantity"] = "" if quantity is None else money.plain_quantity(quantity)
+    values["unit_price"] = (
+        "" if price is None else money.plain_unit_price(price, currency)
+    )
+    values["amount"] = "" if amount is None else money.plain_money(amount, currency)
     values["contact_uuid"] = row["contact_uuid"] or ""
     return values
 

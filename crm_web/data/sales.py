@@ -46,7 +46,7 @@ SORT_COLUMNS = (
     "item",
     "service_type",
     "quantity_milli",
-    "unit_price_minor",
+    "unit_price_micro",
     "amount_minor",
     "currency",
     "status",
@@ -325,8 +325,9 @@ def summarize(db: Database, by: str, filters: SaleFilters) -> list[dict[str, Any
 
     Each row has ``key`` (a tuple of the group values: (year, month) for
     "month", the category uuid for "category"), ``currency``, ``count``,
-    ``quantity_milli`` and ``amount_minor``. Text values are grouped exactly
-    as stored, so the caller merges spellings.
+    ``quantity_milli`` and ``amount_minor``. The sums skip blank values and
+    are None when every value of the group is blank. Text values are
+    grouped exactly as stored, so the caller merges spellings.
     """
     keys = _group_expressions(db, by)
     labelled = [key.label(f"k{i}") for i, key in enumerate(keys)]
@@ -398,12 +399,17 @@ def _summary_rows(
                 "key": key,
                 "currency": mapping["currency"],
                 "count": int(mapping["count"]),
-                # SUM returns Decimal on MySQL; the values are whole numbers.
-                "quantity_milli": int(mapping["quantity_milli"] or 0),
-                "amount_minor": int(mapping["amount_minor"] or 0),
+                "quantity_milli": _whole(mapping["quantity_milli"]),
+                "amount_minor": _whole(mapping["amount_minor"]),
             }
         )
     return rows
+
+
+def _whole(total: Any) -> int | None:
+    # SUM skips NULLs and is NULL when every value is; it returns Decimal on
+    # MySQL, though the values are whole numbers.
+    return None if total is None else int(total)
 
 
 def _by_category(per_contact: Select[Any]) -> Select[Any]:
@@ -484,7 +490,7 @@ SALE_KEY_COLUMNS = (
     "item",
     "service_type",
     "quantity_milli",
-    "unit_price_minor",
+    "unit_price_micro",
     "amount_minor",
     "currency",
     "status",

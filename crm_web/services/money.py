@@ -2,8 +2,15 @@
 
 Money is stored as an integer count of the currency's minor unit (fen,
 cents; yen have none), using the decimal digits Babel's CLDR data gives
-for the currency. Quantities are stored in thousandths of a unit. No float
-ever holds either value.
+for the currency. A unit price is stored in millionths of the currency
+unit whatever the currency, so US$0.035 or ¥0.0125 per piece fit.
+Quantities are stored in thousandths of a unit. None of these values is
+ever stored in a float.
+
+Typed numbers use the point as the decimal separator, as both of the
+app's languages (English and Simplified Chinese) do. A comma separates
+groups of three digits only, and spaces are ignored, so "1,234.5" and
+"1 234.5" read as 1234.5 while "1 234,5" is rejected with a hint.
 """
 
 from __future__ import annotations
@@ -20,8 +27,11 @@ from crm_web.services.clock import CURRENCIES
 
 QUANTITY_DIGITS = 3
 QUANTITY_SCALE = 10**QUANTITY_DIGITS
+PRICE_DIGITS = 6
 # The largest magnitude stored: far inside BIGINT, and past any real sale.
 MAX_MINOR = 10**15
+# A unit price of up to 10**12 currency units, in millionths: inside BIGINT.
+MAX_PRICE_MICRO = 10**18
 
 # Symbols and codes users type around an amount; NFKC has already turned
 # the full-width ￥ into ¥ and full-width digits into ASCII.
@@ -29,7 +39,10 @@ _CURRENCY_MARKS = re.compile(
     r"^(?:[A-Z]{3}|RMB|US\$|HK\$|[¥$€£₩₹])\s*|\s*(?:[A-Z]{3}|RMB|元|[¥$€£])$"
 )
 # Digits with optional thousands separators in groups of three, or none.
-_NUMBER = re.compile(r"^(\d{1,3}(?:,\d{3})+|\d+)?(?:\.(\d*))?$")
+# A leading zero cannot start a group, so "0,035" is not read as 35.
+_NUMBER = re.compile(r"^([1-9]\d{0,2}(?:,\d{3})+|\d+)?(?:\.(\d*))?$")
+# A comma used as a decimal separator, as in "1234,5" or "1.234,5".
+_DECIMAL_COMMA = re.compile(r"^[\d.]*,\d*$")
 
 
 def precision(currency: str) -> int:
@@ -66,9 +79,7 @@ def parse_decimal(raw: str, *, field: str, digits: int) -> Decimal:
         sign, text = "-", text[1:]
     match = _NUMBER.match(text)
     if not text or not match or not (match.group(1) or match.group(2)):
-        raise InvalidValueError(
-            field, raw, str(_l("type a number such as 1,234.50 or 1234.5."))
-        )
+        raise InvalidValueError(field, raw, _number_hint(text))
     fraction = match.group(2) or ""
     if len(fraction.rstrip("0")) > digits:
         raise InvalidValueError(field, raw, _places_hint(digits))
@@ -77,6 +88,17 @@ def parse_decimal(raw: str, *, field: str, digits: int) -> Decimal:
         return Decimal(f"{sign}{whole}.{fraction or '0'}")
     except InvalidOperation as error:  # pragma: no cover - the regex prevents it
         raise InvalidValueError(field, raw, str(error)) from error
+
+
+def _number_hint(text: str) -> str:
+    if _DECIMAL_COMMA.match(text):
+        return str(
+            _l(
+                "use a point for decimals, such as 1234.5; a comma may only "
+                "separate groups of three digits, such as 1,234.5."
+            )
+        )
+    return str(_l("type a number such as 1,234.50 or 1234.5."))
 
 
 def _places_hint(digits: int) -> str:
@@ -108,8 +130,20 @@ def parse_quantity(raw: str, *, field: str) -> int:
     return milli
 
 
-def _check_range(value: int, raw: str, field: str) -> None:
-    if abs(value) >= MAX_MINOR:
+def parse_unit_price(raw: str, *, field: str) -> int:
+    """Parse a typed unit price and return it in millionths of the currency.
+
+    Up to six decimal places are accepted in every currency, because goods
+    sold by the thousand are priced below the currency's smallest coin.
+    """
+    value = parse_decimal(raw, field=field, digits=PRICE_DIGITS)
+    micro = int(value.scaleb(PRICE_DIGITS))
+    _check_range(micro, raw, field, limit=MAX_PRICE_MICRO)
+    return micro
+
+
+def _check_range(value: int, raw: str, field: str, *, limit: int = MAX_MINOR) -> None:
+    if abs(value) >= limit:
         raise InvalidValueError(field, raw, str(_l("the number is too large.")))
 
 
@@ -128,15 +162,40 @@ def quantity_decimal(milli: int) -> Decimal:
     )
 
 
-def line_amount(quantity_milli: int, unit_price_minor: int) -> int:
-    """Return quantity × unit price in minor units, rounded half up."""
-    exact = Decimal(quantity_milli * unit_price_minor).scaleb(-QUANTITY_DIGITS)
+def price_decimal(micro: int) -> Decimal:
+    """Return a stored unit price as a Decimal without trailing zeros."""
+    value = Decimal(micro).scaleb(-PRICE_DIGITS)
+    return (
+        value.quantize(Decimal(1))
+        if value == value.to_integral()
+        else value.normalize()
+    )
+
+
+def line_amount(quantity_milli: int, unit_price_micro: int, currency: str) -> int:
+    """Return quantity × unit price in ``currency``'s minor units.
+
+    The exact product is rounded half up (away from zero on a tie) to the
+    currency's decimal places: 1000 × US$0.0355 is US$35.50, and
+    3 × ¥0.125 is ¥0.38.
+    """
+    shift = QUANTITY_DIGITS + PRICE_DIGITS - precision(currency)
+    exact = Decimal(quantity_milli * unit_price_micro).scaleb(-shift)
     return int(exact.quantize(Decimal(1), rounding=ROUND_HALF_UP))
 
 
 def format_money(minor: int, currency: str, locale: str) -> str:
     """Format minor units as money in the user's locale, e.g. ¥1,234.50."""
     return str(format_currency(to_decimal(minor, currency), currency, locale=locale))
+
+
+def format_unit_price(micro: int, currency: str, locale: str) -> str:
+    """Format a unit price with the currency's decimals or more, e.g. $0.035."""
+    return str(
+        format_currency(
+            price_decimal(micro), currency, locale=locale, decimal_quantization=False
+        )
+    )
 
 
 def format_quantity(milli: int, locale: str) -> str:
@@ -147,6 +206,15 @@ def format_quantity(milli: int, locale: str) -> str:
 def plain_money(minor: int, currency: str) -> str:
     """Return minor units as plain text for form fields, e.g. 1234.50."""
     return format(to_decimal(minor, currency), "f")
+
+
+def plain_unit_price(micro: int, currency: str) -> str:
+    """Return a unit price as plain text for form fields, e.g. 0.035 or 12.50."""
+    value = price_decimal(micro)
+    digits = precision(currency)
+    if value.as_tuple().exponent > -digits:  # type: ignore[operator]
+        value = value.quantize(Decimal(1).scaleb(-digits))
+    return format(value, "f")
 
 
 def plain_quantity(milli: int) -> str:

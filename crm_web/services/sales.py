@@ -105,16 +105,16 @@ class SaleInput:
 class Previous:
     """Stored values an edit form showed, to tell a typed amount from a stale one."""
 
-    quantity_milli: int
-    unit_price_minor: int
-    amount_minor: int
+    quantity_milli: int | None
+    unit_price_micro: int | None
+    amount_minor: int | None
     currency: str
 
 
 def previous_of(row: Mapping[str, Any]) -> Previous:
     return Previous(
         row["quantity_milli"],
-        row["unit_price_minor"],
+        row["unit_price_micro"],
         row["amount_minor"],
         row["currency"],
     )
@@ -128,10 +128,12 @@ def parse_form(
 ) -> SaleInput:
     """Validate typed values; raise SaleInvalidError naming each bad one.
 
+    A blank quantity, unit price or amount is stored as None, never as 0.
     The amount is quantity × unit price rounded half up to the currency's
-    minor unit, unless the user typed an amount of their own. On an edit,
-    an amount left as the form showed it follows a changed quantity or
-    price, and is kept when neither changed.
+    minor unit, unless the user typed an amount of their own; with either
+    factor blank, only a typed amount is stored, else the amount is blank.
+    On an edit, an amount left as the form showed it follows a changed
+    quantity or price, and is kept when neither changed.
     """
     errors: dict[str, str] = {}
     values: dict[str, Any] = {}
@@ -142,14 +144,12 @@ def parse_form(
     for name in ("item", "service_type", *CUSTOM_FIELDS, "notes"):
         values[name] = _parse_text(name, raw.get(name), errors)
     values["contact_uuid"] = clean_value(raw.get("contact_uuid")) or None
-    quantity = _parse_number(raw, "quantity", errors, currency)
-    price = _parse_number(raw, "unit_price", errors, currency)
-    values["quantity_milli"] = quantity or 0
-    values["unit_price_minor"] = price or 0
+    values["quantity_milli"] = _parse_number(raw, "quantity", errors, currency)
+    values["unit_price_micro"] = _parse_number(raw, "unit_price", errors, currency)
     typed = _parse_number(raw, "amount", errors, currency)
     if errors:
         raise SaleInvalidError(errors)
-    values["amount_minor"] = _amount(values, typed, raw.get("amount"), previous)
+    values["amount_minor"] = _amount(values, typed, previous)
     return SaleInput(values)
 
 
@@ -210,6 +210,8 @@ def _parse_number(
     try:
         if name == "quantity":
             return money.parse_quantity(value, field=label)
+        if name == "unit_price":
+            return money.parse_unit_price(value, field=label)
         return money.parse_money(value, currency, field=label)
     except InvalidValueError as error:
         errors[name] = error.message
@@ -217,12 +219,12 @@ def _parse_number(
 
 
 def _amount(
-    values: dict[str, Any], typed: int | None, raw: Any, previous: Previous | None
-) -> int:
-    computed = money.line_amount(values["quantity_milli"], values["unit_price_minor"])
+    values: dict[str, Any], typed: int | None, previous: Previous | None
+) -> int | None:
+    computed = _computed_amount(values)
     if typed is None:
         return computed
-    if previous is None:
+    if previous is None or previous.amount_minor is None or computed is None:
         return typed
     shown = money.to_decimal(previous.amount_minor, previous.currency)
     now = money.to_decimal(typed, values["currency"])
@@ -230,9 +232,28 @@ def _amount(
         return typed
     inputs_changed = (
         values["quantity_milli"] != previous.quantity_milli
-        or values["unit_price_minor"] != previous.unit_price_minor
+        or values["unit_price_micro"] != previous.unit_price_micro
     )
     return computed if inputs_changed else typed
+
+
+def _computed_amount(values: dict[str, Any]) -> int | None:
+    quantity, price = values["quantity_milli"], values["unit_price_micro"]
+    if quantity is None or price is None:
+        return None
+    amount = money.line_amount(quantity, price, values["currency"])
+    if abs(amount) >= money.MAX_MINOR:
+        total = money.to_decimal(amount, values["currency"])
+        raise SaleInvalidError(
+            {
+                "amount": InvalidValueError(
+                    str(FIELD_LABELS["amount"]),
+                    f"{total:f}",
+                    _("quantity × unit price is too large; check both."),
+                ).message
+            }
+        )
+    return amount
 
 
 # --- records -----------------------------------------------------------------

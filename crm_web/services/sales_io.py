@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import datetime
 import logging
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -423,11 +424,18 @@ def export_rows(db: Database, filters: SaleFilters) -> Iterator[dict[str, Any]]:
             "contact": row["contact_name"] or row["contact_company"] or "",
             "phone": phone,
             "email": email,
-            "quantity": money.quantity_decimal(row["quantity_milli"]),
-            "unit_price": money.to_decimal(row["unit_price_minor"], currency),
-            "amount": money.to_decimal(row["amount_minor"], currency),
+            "quantity": _optional(money.quantity_decimal, row["quantity_milli"]),
+            "unit_price": _optional(money.price_decimal, row["unit_price_micro"]),
+            "amount": _optional(
+                partial(money.to_decimal, currency=currency), row["amount_minor"]
+            ),
             "status": str(STATUSES.get(row["status"], row["status"])),
         }
+
+
+def _optional(convert: Callable[[int], Any], value: int | None) -> Any:
+    # A blank number is written as an empty cell, which imports as blank.
+    return None if value is None else convert(value)
 
 
 def export_sales(

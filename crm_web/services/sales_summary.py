@@ -54,18 +54,28 @@ def grouping_labels(custom_labels: Mapping[str, str]) -> dict[str, str]:
 
 @dataclass
 class SummaryRow:
+    """One group of a summary: its record count and sums.
+
+    Blank quantities and amounts are left out of the sums. A row whose
+    quantities are all blank has ``quantity_milli`` None, and ``amounts``
+    has only the currencies in which the row has at least one amount.
+    """
+
     label: str
     count: int = 0
-    quantity_milli: int = 0
+    quantity_milli: int | None = None
     amounts: dict[str, int] = field(default_factory=dict)
     # The stored values merged into this row, for a link to the records.
     values: list[Any] = field(default_factory=list)
 
     def add(self, row: Mapping[str, Any]) -> None:
         self.count += row["count"]
-        self.quantity_milli += row["quantity_milli"]
-        currency = row["currency"]
-        self.amounts[currency] = self.amounts.get(currency, 0) + row["amount_minor"]
+        if row["quantity_milli"] is not None:
+            self.quantity_milli = (self.quantity_milli or 0) + row["quantity_milli"]
+        amount = row["amount_minor"]
+        if amount is not None:
+            currency = row["currency"]
+            self.amounts[currency] = self.amounts.get(currency, 0) + amount
 
 
 @dataclass
@@ -166,15 +176,18 @@ CHART_BAR_WIDTH = 420
 
 
 def chart_bars(summary: Summary, currency: str) -> list[dict[str, Any]]:
-    """Return one bar per row: label, amount and width in pixels.
+    """Return one bar per row with an amount in ``currency``.
 
-    Amounts in different currencies cannot be added, so a chart shows one
-    currency; a row with none of it gets an empty bar.
+    Each bar has its label, amount, width and top in pixels. Amounts in
+    different currencies cannot be added, so a chart shows one currency,
+    and a row with no amount in it is left out of the chart (the table
+    still lists it).
     """
-    largest = max((abs(r.amounts.get(currency, 0)) for r in summary.rows), default=0)
+    charted = [row for row in summary.rows if currency in row.amounts]
+    largest = max((abs(row.amounts[currency]) for row in charted), default=0)
     bars = []
-    for index, row in enumerate(summary.rows):
-        amount = row.amounts.get(currency, 0)
+    for index, row in enumerate(charted):
+        amount = row.amounts[currency]
         width = round(CHART_BAR_WIDTH * abs(amount) / largest) if largest else 0
         bars.append(
             {
@@ -211,7 +224,11 @@ def _export_row(row: SummaryRow, currencies: list[str]) -> dict[str, Any]:
     record: dict[str, Any] = {
         "label": row.label,
         "count": row.count,
-        "quantity": money.quantity_decimal(row.quantity_milli),
+        "quantity": (
+            None
+            if row.quantity_milli is None
+            else money.quantity_decimal(row.quantity_milli)
+        ),
     }
     for currency in currencies:
         amount = row.amounts.get(currency)
