@@ -226,3 +226,82 @@ class ExportWriteError(UserError):
                 reason=reason,
             )
         )
+
+
+# --- the file repository ------------------------------------------------
+
+
+class FileTooLargeError(UserError):
+    status = HTTPStatus.REQUEST_ENTITY_TOO_LARGE
+
+    def __init__(self, filename: str, limit_mb: int) -> None:
+        super().__init__(
+            _(
+                "“%(file)s” is larger than %(limit)s MB, the largest file the "
+                "file repository accepts, so nothing was added. Choose a "
+                "smaller file, or raise the largest file size in Settings.",
+                file=filename,
+                limit=limit_mb,
+            )
+        )
+
+
+class UploadTooLargeError(UserError):
+    """A request carrying several files is over the server's request limit."""
+
+    status = HTTPStatus.REQUEST_ENTITY_TOO_LARGE
+
+    def __init__(self, request_mb: int, limit_mb: int) -> None:
+        super().__init__(
+            _(
+                "The files sent together are larger than %(request)s MB, so "
+                "nothing was added. Each file may be up to %(limit)s MB: add "
+                "fewer files at a time.",
+                request=request_mb,
+                limit=limit_mb,
+            )
+        )
+
+
+class LocalFileError(UserError):
+    """A path chosen in the desktop window's file dialog cannot be read."""
+
+    status = HTTPStatus.UNPROCESSABLE_ENTITY
+
+    def __init__(self, path: str, reason: str) -> None:
+        super().__init__(
+            _(
+                "“%(path)s” cannot be added (%(reason)s), so nothing was "
+                "added. Choose a file that exists and that you may read.",
+                path=path,
+                reason=reason,
+            )
+        )
+
+
+class FileContentMissingError(UserError):
+    status = HTTPStatus.NOT_FOUND
+
+    def __init__(self, filename: str, folder: str) -> None:
+        super().__init__(
+            _(
+                "The content of “%(file)s” is not in the files folder "
+                "%(folder)s. It may have been added on another computer or "
+                "removed by hand. Add the file again.",
+                file=filename,
+                folder=folder,
+            )
+        )
+
+
+class FileNotInTrashError(UserError):
+    status = HTTPStatus.CONFLICT
+
+    def __init__(self, filename: str) -> None:
+        super().__init__(
+            _(
+                "“%(file)s” is not in the trash, so it was not removed for "
+                "good. Delete it first, then remove it from the trash.",
+                file=filename,
+            )
+        )

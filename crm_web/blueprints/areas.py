@@ -12,7 +12,6 @@ COMING = {
         _l("Account vault"),
         _l("Keep account passwords under a second password."),
     ),
-    "files": (_l("Files"), _l("Collect files into the CRM's own folder.")),
 }
 
 
@@ -25,7 +24,3 @@ def _coming(area: str) -> str:
 def vault() -> str:
     return _coming("vault")
 
-
-@bp.get("/files/")
-def files() -> str:
-    return _coming("files")
