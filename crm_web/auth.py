@@ -21,6 +21,7 @@ from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
 from crm_web import web
+from crm_web.data.visibility import Viewer
 from crm_web.services import accounts
 from crm_web.services.accounts import CurrentUser
 
@@ -59,6 +60,8 @@ def guard() -> Response | None:
     if user is None:
         return _to_sign_in()
     g.crm_user = user
+    if not user.is_admin:
+        g.crm_viewer = Viewer(user.name)
     blueprint = endpoint.split(".", 1)[0]
     admin_only = blueprint in ADMIN_BLUEPRINTS and endpoint not in ADMIN_EXEMPT
     if admin_only and not user.is_admin:

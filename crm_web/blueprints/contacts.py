@@ -18,11 +18,12 @@ from flask import (
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
-from crm_web import web
+from crm_web import auth, web
 from crm_web.data import contacts as contact_data
+from crm_web.services import accounts, audit, clock, saved_views
 from crm_web.services import categories as category_service
-from crm_web.services import clock, saved_views
 from crm_web.services import contacts as contact_service
+from crm_web.services import sharing as sharing_service
 from crm_web.services.contacts import ContactInvalidError, DuplicateContactError
 from crm_web.services.fields import CONTACT_FIELDS, SORT_COLUMNS, Field
 from crm_web.services.search import Filters, search_contacts
@@ -159,6 +160,9 @@ def show(contact_id: int) -> str:
         contact=contact_service.contact_view(web.db(), row),
         fields=CONTACT_FIELDS,
         timeline=timeline_for_contact(web.db(), row["uuid"], zone=zone),
+        sharing=sharing_service.sharing_of(web.db(), row["uuid"], row["owner"]),
+        user_names=[u["name"] for u in accounts.list_users(web.db())],
+        me=auth.current_user(),
         merged_into=(
             contact_data.get_contact_by_uuid(web.db(), row["merged_into"])
             if row["merged_into"]
@@ -250,9 +254,28 @@ def _render_form(
     return (html, HTTPStatus.UNPROCESSABLE_ENTITY) if error else html
 
 
+@bp.post("/<int:contact_id>/sharing")
+def sharing(contact_id: int) -> Response:
+    sharing_service.set_contact_sharing(
+        web.db(),
+        contact_id,
+        by=auth.current_user(),
+        everyone=request.form.get("everyone") == "1",
+        users=request.form.getlist("user"),
+        owner=request.form.get("owner", ""),
+        follow=request.form.get("follow") == "1",
+    )
+    flash(_("Sharing saved."))
+    return redirect(url_for(".show", contact_id=contact_id))
+
+
 @bp.post("/<int:contact_id>/delete")
 def delete(contact_id: int) -> Response:
+    row = contact_service.require_contact(web.db(), contact_id)
     contact_service.set_deleted(web.db(), contact_id, deleted=True)
+    audit.record(
+        web.db(), "delete", user=web.owner(), target=row["name"] or row["company"]
+    )
     flash(_("The contact was moved to the trash. You can restore it from there."))
     return redirect(web.safe_next(request.form.get("next"), url_for(".index")))
 

@@ -12,6 +12,7 @@ from werkzeug.wrappers import Response
 
 from crm_web import web
 from crm_web.blueprints.contacts import FILTER_ARGS, filters_from
+from crm_web.services import audit
 from crm_web.services.contact_export import export_to_path
 from crm_web.services.exporting import EXPORT_KINDS, content_type
 from crm_web.services.fields import CONTACT_FIELDS
@@ -45,13 +46,20 @@ def download() -> Response:
     name = f"{_('contacts')}-{date.today().isoformat()}.{kind}"
     folder = Path(tempfile.mkdtemp(dir=web.settings().work_dir))
     path = folder / f"export.{kind}"
-    export_to_path(
+    count = export_to_path(
         web.db(),
         path,
         query=request.args.get("q", ""),
         filters=filters_from(request.args),
         fields=chosen,
         include_extra=bool(request.args.get("extra")),
+    )
+    audit.record(
+        web.db(),
+        "export",
+        user=web.owner(),
+        target=name,
+        detail=f"{count} contacts; query={request.args.get('q', '')}",
     )
 
     @after_this_request

@@ -14,6 +14,7 @@ from flask import (
     abort,
     current_app,
     flash,
+    g,
     redirect,
     render_template,
     request,
@@ -25,10 +26,11 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from werkzeug.wrappers import Response
 
-from crm_web import web
+from crm_web import auth, web
 from crm_web.data import imports as import_data
+from crm_web.data import visibility
 from crm_web.errors import UserError
-from crm_web.services import jobs
+from crm_web.services import audit, jobs
 from crm_web.services.fields import CONTACT_FIELDS
 from crm_web.services.importing import pipeline
 from crm_web.services.importing.rows import IGNORE, TO_EXTRA, TO_NOTES
@@ -176,6 +178,7 @@ def _start(token: str, options: dict[str, Any]) -> Response:
     plan = _plan(token, options)
     database, settings = web.db(), web.settings()
     region, owner = web.region(), web.owner()
+    user, viewer = auth.current_user(), visibility.current_viewer()
 
     def work(job: jobs.Job) -> dict[str, Any]:
         summary = pipeline.import_file(
@@ -188,11 +191,21 @@ def _start(token: str, options: dict[str, Any]) -> Response:
             plan=plan,
             progress=lambda count, total: _report(job, count, total),
         )
+        audit.record(
+            database,
+            "import",
+            user=owner,
+            target=plan.filename,
+            detail=f"inserted={summary.inserted} updated={summary.updated} "
+            f"rejected={summary.rejected}",
+        )
         return _summary_json(summary)
 
     def in_context(body: Any) -> None:
         with app.test_request_context():
             session["language"] = language
+            # The import acts as the user who started it.
+            g.crm_user, g.crm_viewer = user, viewer
             try:
                 body()
             finally:
@@ -282,6 +295,7 @@ def rejected_download_name(filename: str, suffix: str) -> str:
 @bp.post("/<import_uuid>/undo")
 def undo(import_uuid: str) -> Response:
     summary = pipeline.undo_import(web.db(), import_uuid, region=web.region())
+    audit.record(web.db(), "import_undone", user=web.owner(), target=import_uuid)
     flash(summary.describe())
     return redirect(url_for(".index"))
 

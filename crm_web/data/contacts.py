@@ -10,6 +10,7 @@ from sqlalchemy import ColumnElement, func, or_, select, true, union_all, update
 from crm_web.data.db import Database
 from crm_web.data.records import as_dicts, check_columns
 from crm_web.data.schema import contacts, utcnow
+from crm_web.data.visibility import visible
 
 # Columns the search index keeps in memory for filtering and sorting.
 INDEX_COLUMNS = (
@@ -30,6 +31,7 @@ INDEX_COLUMNS = (
     "email",
     "revision",
     "extra",
+    "owner",
 )
 
 MATCH_COLUMNS = (
@@ -70,12 +72,16 @@ def insert_contacts(db: Database, rows: Sequence[dict[str, Any]]) -> None:
 
 
 def get_contact(db: Database, contact_id: int) -> dict[str, Any] | None:
-    row = db.execute(select(contacts).where(contacts.c.id == contact_id)).first()
+    row = db.execute(
+        select(contacts).where(contacts.c.id == contact_id, visible(contacts))
+    ).first()
     return dict(row._mapping) if row else None
 
 
 def get_contact_by_uuid(db: Database, uuid: str) -> dict[str, Any] | None:
-    row = db.execute(select(contacts).where(contacts.c.uuid == uuid)).first()
+    row = db.execute(
+        select(contacts).where(contacts.c.uuid == uuid, visible(contacts))
+    ).first()
     return dict(row._mapping) if row else None
 
 
@@ -83,7 +89,9 @@ def find_contacts_by_ids(db: Database, ids: Sequence[int]) -> list[dict[str, Any
     """Return the contacts with ``ids``, in the order given."""
     if not ids:
         return []
-    rows = as_dicts(db.execute(select(contacts).where(contacts.c.id.in_(ids))))
+    rows = as_dicts(
+        db.execute(select(contacts).where(contacts.c.id.in_(ids), visible(contacts)))
+    )
     by_id = {row["id"]: row for row in rows}
     return [by_id[i] for i in ids if i in by_id]
 
@@ -135,7 +143,7 @@ def find_index_rows(db: Database, *, since: int) -> list[dict[str, Any]]:
 def find_match_keys(db: Database) -> list[dict[str, Any]]:
     """Return the keys that identify duplicates, for every live contact."""
     columns = [contacts.c[name] for name in MATCH_COLUMNS]
-    statement = select(*columns).where(contacts.c.deleted.is_(False))
+    statement = select(*columns).where(contacts.c.deleted.is_(False), visible(contacts))
     return as_dicts(db.execute(statement))
 
 
@@ -151,7 +159,9 @@ def find_duplicates(
         conditions.append(contacts.c.email_norm == email)
     if not conditions:
         return []
-    statement = select(contacts).where(contacts.c.deleted.is_(False), or_(*conditions))
+    statement = select(contacts).where(
+        contacts.c.deleted.is_(False), or_(*conditions), visible(contacts)
+    )
     if exclude_id is not None:
         statement = statement.where(contacts.c.id != exclude_id)
     return as_dicts(db.execute(statement.limit(20)))
@@ -161,7 +171,11 @@ def find_deleted(db: Database, *, limit: int, offset: int) -> list[dict[str, Any
     """Return contacts in the trash, most recently deleted first."""
     statement = (
         select(contacts)
-        .where(contacts.c.deleted.is_(True), contacts.c.merged_into.is_(None))
+        .where(
+            contacts.c.deleted.is_(True),
+            contacts.c.merged_into.is_(None),
+            visible(contacts),
+        )
         .order_by(contacts.c.deleted_at.desc(), contacts.c.id.desc())
         .limit(limit)
         .offset(offset)
@@ -171,7 +185,9 @@ def find_deleted(db: Database, *, limit: int, offset: int) -> list[dict[str, Any
 
 def count_deleted(db: Database) -> int:
     statement = select(func.count()).where(
-        contacts.c.deleted.is_(True), contacts.c.merged_into.is_(None)
+        contacts.c.deleted.is_(True),
+        contacts.c.merged_into.is_(None),
+        visible(contacts),
     )
     return int(db.execute(statement).scalar_one())
 

@@ -10,6 +10,7 @@ from sqlalchemy import select, update
 from crm_web.data.db import Database
 from crm_web.data.records import as_dicts, check_columns
 from crm_web.data.schema import import_changes, imports
+from crm_web.data.visibility import visible
 
 
 def insert_import(db: Database, row: dict[str, Any]) -> None:
@@ -27,12 +28,19 @@ def update_import(db: Database, import_uuid: str, values: dict[str, Any]) -> Non
 
 
 def get_import(db: Database, import_uuid: str) -> dict[str, Any] | None:
-    row = db.execute(select(imports).where(imports.c.uuid == import_uuid)).first()
+    row = db.execute(
+        select(imports).where(imports.c.uuid == import_uuid, visible(imports))
+    ).first()
     return dict(row._mapping) if row else None
 
 
 def find_imports(db: Database, *, limit: int = 50) -> list[dict[str, Any]]:
-    statement = select(imports).order_by(imports.c.id.desc()).limit(limit)
+    statement = (
+        select(imports)
+        .where(visible(imports))
+        .order_by(imports.c.id.desc())
+        .limit(limit)
+    )
     return as_dicts(db.execute(statement))
 
 

@@ -15,7 +15,7 @@ from crm_web.data.db import Database
 from crm_web.errors import ExportWriteError
 from crm_web.services.contacts import decode_extra
 from crm_web.services.fields import CONTACT_FIELDS, FIELD_NAMES
-from crm_web.services.search import Filters, index_for
+from crm_web.services.search import Filters, index_for, search_contacts
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +26,7 @@ def contacts_for_query(
     db: Database, query: str = "", filters: Filters | None = None
 ) -> Iterator[dict[str, Any]]:
     """Yield every matching contact keyed by field name, in name order."""
-    page = index_for(db).search(db, query, filters or Filters(), limit=10**9)
+    page = search_contacts(db, query, filters, limit=10**9)
     return records_by_ids(db, page.ids)
 
 
@@ -94,7 +94,7 @@ def export_to_path(
             str(path), _("the folder %(folder)s does not exist", folder=path.parent)
         )
     index = index_for(db)
-    ids = index.search(db, query, filters or Filters(), limit=10**9).ids
+    ids = search_contacts(db, query, filters, limit=10**9).ids
     labels = index.extra_labels(ids) if include_extra else []
     columns = export_columns(fields=fields, extra_labels=labels)
     rows = flat_rows(records_by_ids(db, ids))

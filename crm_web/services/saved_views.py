@@ -11,7 +11,7 @@ from flask_babel import gettext as _
 from crm_web.data import views as view_data
 from crm_web.data.db import Database
 from crm_web.data.records import new_record
-from crm_web.errors import DuplicateNameError, InvalidValueError
+from crm_web.errors import DuplicateNameError, InvalidValueError, NotFoundError
 from crm_web.services import text
 
 log = logging.getLogger(__name__)
@@ -63,4 +63,7 @@ def save_view(
 
 
 def delete_view(db: Database, view_uuid: str) -> None:
+    """Delete a saved view the user can see; others' views stay."""
+    if view_data.get_view(db, view_uuid) is None:
+        raise NotFoundError(_("Saved view"), view_uuid)
     db.write(lambda db: view_data.delete_view(db, view_uuid))

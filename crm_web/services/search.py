@@ -25,8 +25,10 @@ from typing import Any
 
 from crm_web.data import categories as category_data
 from crm_web.data import contacts as contact_data
+from crm_web.data import visibility
 from crm_web.data.db import Database
 from crm_web.data.records import get_revision
+from crm_web.data.visibility import Viewer
 from crm_web.services import text
 from crm_web.services.fields import SORT_COLUMNS
 
@@ -62,6 +64,8 @@ class Page:
 class _Entry:
     __slots__ = (
         "id",
+        "uuid",
+        "owner",
         "text",
         "keys",
         "country",
@@ -76,6 +80,8 @@ class _Entry:
 
     def __init__(self, row: dict[str, Any], category_name: str) -> None:
         self.id: int = row["id"]
+        self.uuid: str = row["uuid"]
+        self.owner: str = row["owner"]
         self.text = (
             row["search_text"] + text.SEARCH_SEPARATOR + text.fold(category_name)
         ).replace(_RECORD_SEPARATOR, " ")
@@ -136,10 +142,19 @@ class ContactIndex:
         descending: bool = False,
         offset: int = 0,
         limit: int = 50,
+        viewer: Viewer | None = None,
     ) -> Page:
-        """Return one page of matching contact ids and the total count."""
+        """Return one page of matching contact ids and the total count.
+
+        A ``viewer`` sees only the contacts they own or that are shared
+        with them.
+        """
+        shared = visibility.shared_uuids(db, viewer) if viewer else set()
         order = self._ordered(db, sort, descending)
         matches = _match(order.entries, order.texts, query, filters)
+        if viewer is not None:
+            name = viewer.name
+            matches = [e for e in matches if e.owner == name or e.uuid in shared]
         return Page([e.id for e in matches[offset : offset + limit]], len(matches))
 
     def refresh(self, db: Database) -> None:
@@ -310,5 +325,6 @@ def warm_index(db: Database) -> threading.Thread:
 def search_contacts(
     db: Database, query: str, filters: Filters | None = None, **options: Any
 ) -> Page:
-    """Run the smart query against the database's index."""
+    """Run the smart query against the database's index, as the request's user."""
+    options.setdefault("viewer", visibility.current_viewer())
     return index_for(db).search(db, query, filters or Filters(), **options)

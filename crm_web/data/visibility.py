@@ -1,0 +1,107 @@
+"""Which records the signed-in user may see: their own and those shared.
+
+A request signed in as a user who is not an administrator sets a
+``Viewer`` on ``flask.g`` (see crm_web/auth.py). Queries that list or
+fetch records for the user add ``visible(table)`` to their conditions;
+outside a request (the command line, background work) and for
+administrators it is always true. A record is shared with a user when
+``record_shares`` holds its uuid with the user's name, or with ``*`` for
+everyone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from flask import g, has_app_context
+from sqlalchemy import ColumnElement, Table, delete, or_, select, true
+
+from crm_web.data.db import Database
+from crm_web.data.schema import contacts, record_shares, utcnow
+
+EVERYONE = "*"
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """A user who sees only their own records and those shared with them."""
+
+    name: str
+
+    def names(self) -> tuple[str, str]:
+        return (self.name, EVERYONE)
+
+
+def current_viewer() -> Viewer | None:
+    """Return the restricted viewer of this request, or None for all records."""
+    if not has_app_context():
+        return None
+    viewer: Viewer | None = g.get("crm_viewer")
+    return viewer
+
+
+def visible(table: Table, viewer: Viewer | None = None) -> ColumnElement[bool]:
+    """Return the condition that keeps the rows ``viewer`` may see."""
+    viewer = viewer or current_viewer()
+    if viewer is None:
+        return true()
+    shared = select(record_shares.c.record_uuid).where(
+        record_shares.c.user.in_(viewer.names())
+    )
+    return or_(table.c.owner == viewer.name, table.c.uuid.in_(shared))
+
+
+def visible_about_contact(
+    table: Table, viewer: Viewer | None = None
+) -> ColumnElement[bool]:
+    """Like ``visible``, and also every row about a contact the viewer owns.
+
+    For log entries, sales records and appointments: whoever owns a
+    contact sees everything recorded about it, by anyone.
+    """
+    viewer = viewer or current_viewer()
+    if viewer is None:
+        return true()
+    owned = select(contacts.c.uuid).where(contacts.c.owner == viewer.name)
+    return or_(visible(table, viewer), table.c.contact_uuid.in_(owned))
+
+
+def shared_uuids(db: Database, viewer: Viewer) -> set[str]:
+    """Return the uuids of every record shared with ``viewer``."""
+    rows = db.execute(
+        select(record_shares.c.record_uuid).where(
+            record_shares.c.user.in_(viewer.names())
+        )
+    )
+    return {row[0] for row in rows}
+
+
+def shares_of(db: Database, record_uuids: Sequence[str]) -> dict[str, list[str]]:
+    """Return, per record, the user names it is shared with ("*" for all)."""
+    result: dict[str, list[str]] = {}
+    for start in range(0, len(record_uuids), 500):
+        rows = db.execute(
+            select(record_shares.c.record_uuid, record_shares.c.user)
+            .where(record_shares.c.record_uuid.in_(record_uuids[start : start + 500]))
+            .order_by(record_shares.c.user)
+        )
+        for record_uuid, user in rows:
+            result.setdefault(record_uuid, []).append(user)
+    return result
+
+
+def set_shares(db: Database, record_uuids: Sequence[str], users: Iterable[str]) -> None:
+    """Replace who the given records are shared with (inside a transaction)."""
+    chosen = sorted(set(users))
+    now = utcnow()
+    for start in range(0, len(record_uuids), 500):
+        batch = list(record_uuids[start : start + 500])
+        db.execute(delete(record_shares).where(record_shares.c.record_uuid.in_(batch)))
+        rows = [
+            {"record_uuid": uuid, "user": user, "created_at": now}
+            for uuid in batch
+            for user in chosen
+        ]
+        if rows:
+            db.execute(record_shares.insert(), rows)

@@ -1,0 +1,167 @@
+"""Users see their own contacts and those shared with them; admins see all."""
+
+from __future__ import annotations
+
+import re
+from http import HTTPStatus
+from pathlib import Path
+
+import pytest
+from builders import make_xlsx
+from conftest import CsrfClient
+from flask import Flask
+from flask.testing import FlaskClient
+
+from crm_web.data import contacts as contact_data
+from crm_web.data.db import Database
+from crm_web.services import accounts
+
+PASSWORD = "a good password"
+
+
+@pytest.fixture
+def team(app: Flask, app_db: Database) -> dict[str, FlaskClient]:
+    """Admin, Lily and Tom, each signed in on their own client."""
+    for name in ("Lily", "Tom"):
+        accounts.create_user(app_db, name, PASSWORD, "user", by="test")
+    admin = next(u for u in accounts.list_users(app_db) if u["name"] == "Admin")
+    accounts.set_password(app_db, admin["uuid"], PASSWORD, by="test")
+    accounts.set_protection(app_db, True, by="test")
+    app.test_client_class = CsrfClient
+    clients = {}
+    for name in ("Admin", "Lily", "Tom"):
+        client = app.test_client()
+        client.post("/login", data={"name": name, "password": PASSWORD})
+        clients[name] = client
+    return clients
+
+
+def add_contact(client: FlaskClient, **fields: str) -> int:
+    response = client.post("/contacts/new", data=fields)
+    assert response.status_code == HTTPStatus.FOUND, response.get_data(as_text=True)
+    match = re.search(r"/contacts/(\d+)", response.headers["Location"])
+    assert match
+    return int(match.group(1))
+
+
+def listed(client: FlaskClient, query: str = "") -> set[str]:
+    page = client.get(f"/contacts/?q={query}").get_data(as_text=True)
+    return set(re.findall(r'<td class="name"><a href="[^"]+">([^<]*)</a>', page))
+
+
+def test_each_user_sees_only_their_own_contacts(team: dict[str, FlaskClient]) -> None:
+    lily_id = add_contact(team["Lily"], name="莉莉的客户", mobile="13800000001")
+    add_contact(team["Tom"], name="汤姆的客户", mobile="13800000002")
+    assert listed(team["Lily"]) == {"莉莉的客户"}
+    assert listed(team["Tom"]) == {"汤姆的客户"}
+    assert listed(team["Admin"]) == {"莉莉的客户", "汤姆的客户"}
+    # Neither by the smart query nor by the card's address.
+    assert listed(team["Tom"], "莉莉") == set()
+    assert listed(team["Tom"], "13800000001") == set()
+    assert team["Tom"].get(f"/contacts/{lily_id}").status_code == HTTPStatus.NOT_FOUND
+    forged = team["Tom"].post(f"/contacts/{lily_id}/delete")
+    assert forged.status_code == HTTPStatus.NOT_FOUND
+    assert team["Lily"].get(f"/contacts/{lily_id}").status_code == HTTPStatus.OK
+
+
+def test_export_holds_only_the_users_contacts(
+    team: dict[str, FlaskClient], tmp_path: Path
+) -> None:
+    add_contact(team["Lily"], name="莉莉的客户")
+    add_contact(team["Tom"], name="汤姆的客户")
+    body = team["Tom"].get("/exports/download?format=txt").get_data()
+    text = body.decode("utf-8-sig")
+    assert "汤姆的客户" in text and "莉莉的客户" not in text
+
+
+def test_sharing_with_one_user_lets_them_see_and_edit(
+    team: dict[str, FlaskClient], app_db: Database
+) -> None:
+    lily_id = add_contact(team["Lily"], name="共享客户", city="宁波")
+    team["Lily"].post(
+        f"/contacts/{lily_id}/sharing", data={"user": "Tom", "follow": "1"}
+    )
+    assert listed(team["Tom"]) == {"共享客户"}
+    page = team["Tom"].get(f"/contacts/{lily_id}").get_data(as_text=True)
+    assert "Owner: Lily." in page and "Save sharing" not in page
+    contact = contact_data.get_contact(app_db, lily_id)
+    assert contact is not None
+    edited = team["Tom"].post(
+        f"/contacts/{lily_id}/edit",
+        data={"name": "共享客户", "city": "杭州", "version": str(contact["version"])},
+    )
+    assert edited.status_code == HTTPStatus.FOUND
+    # Tom may edit it but not change who sees it.
+    refused = team["Tom"].post(f"/contacts/{lily_id}/sharing", data={"everyone": "1"})
+    assert refused.status_code == HTTPStatus.FORBIDDEN
+    team["Lily"].post(f"/contacts/{lily_id}/sharing", data={})
+    assert listed(team["Tom"]) == set()
+
+
+def test_sharing_with_everyone(team: dict[str, FlaskClient]) -> None:
+    lily_id = add_contact(team["Lily"], name="公共客户")
+    team["Lily"].post(f"/contacts/{lily_id}/sharing", data={"everyone": "1"})
+    assert listed(team["Tom"]) == {"公共客户"}
+
+
+def test_admin_reassigns_a_contact(team: dict[str, FlaskClient]) -> None:
+    lily_id = add_contact(team["Lily"], name="转交客户")
+    forged = team["Lily"].post(
+        f"/contacts/{lily_id}/sharing", data={"owner": "Tom", "follow": "1"}
+    )
+    assert forged.status_code == HTTPStatus.FOUND  # saved, but the owner stays
+    assert listed(team["Tom"]) == set()
+    team["Admin"].post(
+        f"/contacts/{lily_id}/sharing", data={"owner": "Tom", "follow": "1"}
+    )
+    assert listed(team["Tom"]) == {"转交客户"}
+    assert listed(team["Lily"]) == set()
+
+
+def test_import_never_updates_a_contact_the_user_cannot_see(
+    team: dict[str, FlaskClient], tmp_path: Path, app_db: Database
+) -> None:
+    tom_id = add_contact(team["Tom"], name="汤姆的客户", mobile="13800000002")
+    path = make_xlsx(
+        tmp_path / "list.xlsx",
+        [["姓名", "手机", "城市"], ["莉莉导入", "13800000002", "深圳"]],
+    )
+    with path.open("rb") as handle:
+        upload = team["Lily"].post(
+            "/imports/upload", data={"file": (handle, "list.xlsx")}
+        )
+    token = upload.headers["Location"].rsplit("/", 1)[-1]
+    review = team["Lily"].get(f"/imports/{token}").get_data(as_text=True)
+    assert "will update" not in review.lower()
+    team["Lily"].post(
+        f"/imports/{token}",
+        data={
+            "policy": "overwrite",
+            "action": "start",
+            "columns": "3",
+            "map-0": "name",
+            "map-1": "mobile",
+            "map-2": "city",
+        },
+    )
+    _wait_for_imports(app_db)
+    tom_card = contact_data.get_contact(app_db, tom_id)
+    assert tom_card is not None and tom_card["city"] == ""
+    assert listed(team["Lily"]) == {"莉莉导入"}
+
+
+def _wait_for_imports(app_db: Database) -> None:
+    import time
+
+    from crm_web.services import jobs
+
+    for _ in range(200):
+        if all(job.state != "running" for job in jobs._jobs.values()):
+            return
+        time.sleep(0.05)
+
+
+def test_saved_views_are_private(team: dict[str, FlaskClient]) -> None:
+    team["Lily"].post("/contacts/views", data={"name": "莉莉的视图", "q": "x"})
+    assert "莉莉的视图" in team["Lily"].get("/contacts/").get_data(as_text=True)
+    assert "莉莉的视图" not in team["Tom"].get("/contacts/").get_data(as_text=True)
