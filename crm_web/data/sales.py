@@ -327,7 +327,9 @@ def summarize(db: Database, by: str, filters: SaleFilters) -> list[dict[str, Any
     "month", the category uuid for "category"), ``currency``, ``count``,
     ``quantity_milli`` and ``amount_minor``. The sums skip blank values and
     are None when every value of the group is blank. Text values are
-    grouped exactly as stored, so the caller merges spellings.
+    grouped exactly as stored, so the caller merges spellings. By
+    "contact", each row also has the contact's ``name`` and ``company``,
+    both None when no stored contact has the uuid.
     """
     keys = _group_expressions(db, by)
     labelled = [key.label(f"k{i}") for i, key in enumerate(keys)]
@@ -335,6 +337,8 @@ def summarize(db: Database, by: str, filters: SaleFilters) -> list[dict[str, Any
         covered = _covered_summary(keys, labelled, filters)
         if by == "category":
             covered = _by_category(covered)
+        elif by == "contact":
+            covered = _with_contact_names(covered)
         return _summary_rows(db, covered, by, len(keys))
     # Currency first, so that no index on the other column tempts the
     # planner into an index scan with a table lookup per row.
@@ -351,6 +355,8 @@ def summarize(db: Database, by: str, filters: SaleFilters) -> list[dict[str, Any
     )
     if by == "category":
         statement = _by_category(statement)
+    elif by == "contact":
+        statement = _with_contact_names(statement)
     return _summary_rows(db, statement, by, len(keys))
 
 
@@ -386,24 +392,51 @@ def _covered_summary(
 def _summary_rows(
     db: Database, statement: Select[Any], by: str, width: int
 ) -> list[dict[str, Any]]:
-    keys_range = range(width)
+    # Read rows by position: by contact there are one or more rows per
+    # contact, and named access cost several ms per 5,000 rows.
+    result = db.execute(statement)
+    names = list(result.keys())
+    key_at = [names.index(f"k{i}") for i in range(width)]
+    at = {name: names.index(name) for name in names}
+    has_names = "name" in at
     rows = []
-    for row in db.execute(statement):
-        mapping = row._mapping
-        key = tuple(mapping[f"k{i}"] for i in keys_range)
+    for row in result:
+        key = tuple(row[i] for i in key_at)
         if by == "month" and db.is_sqlite:
             year, _, month = str(key[0]).partition("-")
             key = (int(year), int(month))
-        rows.append(
-            {
-                "key": key,
-                "currency": mapping["currency"],
-                "count": int(mapping["count"]),
-                "quantity_milli": _whole(mapping["quantity_milli"]),
-                "amount_minor": _whole(mapping["amount_minor"]),
-            }
-        )
+        summary_row = {
+            "key": key,
+            "currency": row[at["currency"]],
+            "count": int(row[at["count"]]),
+            "quantity_milli": _whole(row[at["quantity_milli"]]),
+            "amount_minor": _whole(row[at["amount_minor"]]),
+        }
+        if has_names:
+            summary_row["name"] = row[at["name"]]
+            summary_row["company"] = row[at["company"]]
+        rows.append(summary_row)
     return rows
+
+
+def _with_contact_names(per_contact: Select[Any]) -> Select[Any]:
+    """Add each contact's name and company to per-contact sums.
+
+    Joining the grouped rows in the same query replaced a second query
+    with one bound parameter per contact, which cost 6 ms on SQLite and
+    14 ms on MariaDB at 2,000 contacts (bench/sales.py).
+    """
+    inner = per_contact.subquery()
+    joined = inner.outerjoin(contacts, contacts.c.uuid == inner.c.k0)
+    return select(
+        inner.c.currency,
+        inner.c.k0,
+        inner.c.count,
+        inner.c.quantity_milli,
+        inner.c.amount_minor,
+        contacts.c.name,
+        contacts.c.company,
+    ).select_from(joined)
 
 
 def _whole(total: Any) -> int | None:

@@ -150,9 +150,13 @@ def _by_month(raw: list[dict[str, Any]]) -> list[SummaryRow]:
 
 
 def _by_reference(db: Database, by: str, raw: list[dict[str, Any]]) -> list[SummaryRow]:
-    uuids = sorted({row["key"][0] for row in raw if row["key"][0]})
     if by == "contact":
-        names = sale_data.find_contact_names(db, uuids)
+        # The summary query joins the contact's name, or leaves it None.
+        names = {
+            row["key"][0]: row["name"] or row["company"]
+            for row in raw
+            if row["name"] is not None
+        }
         missing = _("(no contact)")
     else:
         names = {c["uuid"]: c["name"] for c in category_data.find_categories(db)}
