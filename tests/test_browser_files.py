@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -67,3 +68,35 @@ def test_file_over_limit_rejected_before_sending(
         "“大视频.mp4” is larger than 1 MB"
     )
     expect(page.locator("#files-count")).to_have_text("0 files")
+
+
+def test_drop_files_on_page(page: Page, base_url: str) -> None:
+    page.goto(f"{base_url}/files/")
+    page.evaluate(
+        """() => {
+          const transfer = new DataTransfer();
+          transfer.items.add(new File(["第一"], "拖放一.txt", {type: "text/plain"}));
+          transfer.items.add(new File(["second"], "dropped two.txt"));
+          const zone = document.querySelector(".drop-zone");
+          const drop = new DragEvent("drop", {dataTransfer: transfer, bubbles: true});
+          zone.dispatchEvent(drop);
+        }"""
+    )
+    expect(page.locator(".flash-ok")).to_have_text("2 files added.")
+    expect(page.locator("td.file-name")).to_have_count(2)
+    expect(page.locator("td.file-name").filter(has_text="拖放一.txt")).to_have_count(1)
+
+
+def test_desktop_dialog_adds_by_path(page: Page, base_url: str, tmp_path: Path) -> None:
+    source = tmp_path / "装箱单 №7.pdf"
+    source.write_bytes(b"%PDF-1.4 packing list")
+    # Stands in for the window's js_api (ui/window.py), which returns paths.
+    paths = json.dumps([str(source)])
+    page.add_init_script(
+        "window.pywebview = {api: {open_files_dialog: function () {"
+        f" return Promise.resolve({paths}); }}}}}};"
+    )
+    page.goto(f"{base_url}/files/")
+    page.get_by_role("button", name="Choose files…").click()
+    expect(page.locator(".flash-ok")).to_have_text("1 file added.")
+    expect(page.locator("td.file-name")).to_have_text(["装箱单 №7.pdf"])

@@ -378,6 +378,18 @@ def test_local_directory_rejected(client: FlaskClient, tmp_path: Path) -> None:
     assert str(tmp_path) in response.get_json()["error"]
 
 
+def test_attach_done_link_stays_on_server(client: FlaskClient) -> None:
+    contact_id = create_contact(client, name="李四")
+    card = client.get(f"/contacts/{contact_id}").get_data(as_text=True)
+    to = re.search(r'name="to" value="([0-9a-f-]{36})"', card)
+    assert to
+    page = client.get(
+        f"/files/?kind=contact&to={to.group(1)}&next=javascript:alert(1)"
+    ).get_data(as_text=True)
+    assert "href=\"javascript:" not in page
+    assert 'id="attach-done" href="/files/"' in page
+
+
 def test_unknown_file_is_404(client: FlaskClient) -> None:
     for path in ("/files/999", "/files/999/open", "/files/999/download"):
         assert client.get(path).status_code == HTTPStatus.NOT_FOUND

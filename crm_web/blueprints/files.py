@@ -133,6 +133,7 @@ def index() -> str:
         attach = file_service.describe_target(web.db(), target)
         attach["attached"] = file_service.attached_uuids(web.db(), target)
         attach["target"] = target
+        attach["back"] = web.safe_next(request.args.get("next"), url_for(".index"))
     return render_template(
         "files/index.html",
         files=found.files,
