@@ -23,6 +23,7 @@ from crm_web.errors import (
 )
 from crm_web.services import comm_log as log_service
 from crm_web.services import contacts as contact_service
+from crm_web.services import file_names
 from crm_web.services import files as file_service
 from crm_web.services.file_store import MB, BlobStore
 from crm_web.services.files import Target, Upload
@@ -103,17 +104,17 @@ def add_contact(db: Database, **values: str) -> dict[str, Any]:
 
 @pytest.mark.parametrize(("raw", "expected"), CRAFTED_NAMES)
 def test_display_name_made_safe(raw: str, expected: str) -> None:
-    assert file_service.display_name(raw) == expected
+    assert file_names.display_name(raw) == expected
 
 
 def test_display_name_long_keeps_extension() -> None:
-    name = file_service.display_name("长" * 300 + ".pdf")
+    name = file_names.display_name("长" * 300 + ".pdf")
     assert len(name) == 255
     assert name.endswith("长.pdf")
 
 
 def test_display_name_long_without_extension() -> None:
-    assert file_service.display_name("x" * 1000) == "x" * 255
+    assert file_names.display_name("x" * 1000) == "x" * 255
 
 
 @pytest.mark.parametrize(("raw", "expected"), CRAFTED_NAMES)
@@ -143,11 +144,11 @@ def test_blob_path_rejects_non_hash(store: BlobStore) -> None:
 )
 def test_rename_rejects_bad_name(typed: str) -> None:
     with pytest.raises(InvalidValueError):
-        file_service.validate_name(typed)
+        file_names.validate_name(typed)
 
 
 def test_rename_keeps_chinese_exactly() -> None:
-    assert file_service.validate_name(f"  {CHINESE_NAME} ") == CHINESE_NAME
+    assert file_names.validate_name(f"  {CHINESE_NAME} ") == CHINESE_NAME
 
 
 # --- storing -----------------------------------------------------------------
@@ -479,8 +480,8 @@ def test_empty_trash_purges_all(db: Database, store: BlobStore) -> None:
     ],
 )
 def test_type_and_inline(name: str, content_type: str, inline: bool) -> None:
-    assert file_service.guess_type(name) == content_type
-    assert file_service.is_inline(content_type) is inline
+    assert file_names.guess_type(name) == content_type
+    assert file_names.is_inline(content_type) is inline
 
 
 @pytest.mark.parametrize(
@@ -495,7 +496,7 @@ def test_type_and_inline(name: str, content_type: str, inline: bool) -> None:
 def test_text_charset(tmp_path: Path, content: bytes, charset: str) -> None:
     path = tmp_path / "a.txt"
     path.write_bytes(content)
-    assert file_service.text_charset(path) == charset
+    assert file_names.text_charset(path) == charset
 
 
 # --- schema ----------------------------------------------------------------------

@@ -90,7 +90,7 @@ def test_upload_json_returns_next(client: FlaskClient) -> None:
     assert response.get_json()["next"] == "/contacts/"
 
 
-def test_upload_without_file_says_so(client: FlaskClient) -> None:
+def test_upload_without_file_explains(client: FlaskClient) -> None:
     response = client.post("/files/upload", data={}, content_type="multipart/form-data")
     page = client.get(response.headers["Location"]).get_data(as_text=True)
     assert "Choose one or more files first." in page
@@ -386,7 +386,7 @@ def test_attach_done_link_stays_on_server(client: FlaskClient) -> None:
     page = client.get(
         f"/files/?kind=contact&to={to.group(1)}&next=javascript:alert(1)"
     ).get_data(as_text=True)
-    assert "href=\"javascript:" not in page
+    assert 'href="javascript:' not in page
     assert 'id="attach-done" href="/files/"' in page
 
 

@@ -27,6 +27,7 @@ from crm_web.errors import (
     NotFoundError,
     UploadTooLargeError,
 )
+from crm_web.services import file_names
 from crm_web.services import files as file_service
 from crm_web.services.file_store import MB, BlobStore
 from crm_web.services.search import search_contacts
@@ -94,7 +95,7 @@ def attached_files(kind: str, uuid: str) -> list[dict[str, Any]]:
 def files_upload_texts() -> dict[str, Any]:
     """Return the limits and messages the upload form's script checks with.
 
-    The script puts each file's name where the message says {file}.
+    The script replaces {file} in the messages with each file's name.
     """
     return {
         "max_bytes": file_service.limit_bytes(limit_mb()),
@@ -243,7 +244,7 @@ def update(file_id: int) -> Any:
 def open_file(file_id: int) -> Response:
     """Show the file in the browser when that is safe, else download it."""
     row = file_service.require_file(web.db(), file_id)
-    return _send(row, inline=file_service.is_inline(row["content_type"]))
+    return _send(row, inline=file_names.is_inline(row["content_type"]))
 
 
 @bp.get("/<int:file_id>/download")
@@ -271,11 +272,12 @@ def _send(row: dict[str, Any], *, inline: bool) -> Response:
         max_age=0,
     )
     if is_text:
-        charset = file_service.text_charset(path)
+        charset = file_names.text_charset(path)
         response.headers["Content-Type"] = f"text/plain; charset={charset}"
     response.headers["X-Content-Type-Options"] = "nosniff"
     if inline and mimetype != "application/pdf":
-        # Nothing shown inline needs scripts; PDF viewers break in a sandbox.
+        # Images and text need no scripts. PDF is left out because a
+        # browser's built-in PDF viewer may refuse to run in a sandbox.
         response.headers["Content-Security-Policy"] = "sandbox"
     return response
 
