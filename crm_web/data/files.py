@@ -1,7 +1,7 @@
 """Queries on the file repository: file records and their links.
 
 A file record (``files``) names content stored once under its SHA-256 in
-the files area; ``file_links`` attach records to contacts and log entries.
+the files area, and ``file_links`` attach records to contacts and log entries.
 Search matches folded words against a file's own search text or against
 the search text of a contact it is attached to, directly or through one of
 that contact's log entries.
@@ -38,7 +38,7 @@ LIKE_ESCAPE = "!"
 class FileQuery:
     """Conditions on the file list; empty values do not filter.
 
-    ``words`` are folded already (``text.fold``); every word must match.
+    ``words`` are folded already (``text.fold``), and every word must match.
     """
 
     words: tuple[str, ...] = ()
@@ -60,7 +60,7 @@ def _live_links(kind: str) -> Any:
 
 
 def _contact_matches(word: str) -> ColumnElement[bool]:
-    """Return whether a contact the file is attached to matches ``word``.
+    """Return the condition that a contact the file is attached to matches ``word``.
 
     A file attached to a log entry counts as attached to that entry's contact.
     """
