@@ -84,6 +84,163 @@ class DuplicateNameError(UserError):
         )
 
 
+# --- the account vault --------------------------------------------------
+
+
+class VaultLockedError(UserError):
+    status = HTTPStatus.LOCKED
+
+    def __init__(self) -> None:
+        super().__init__(
+            _(
+                "The account vault is locked. Unlock it with your master "
+                "password, then try again."
+            )
+        )
+
+
+class WrongMasterPasswordError(UserError):
+    status = HTTPStatus.FORBIDDEN
+
+    def __init__(self) -> None:
+        super().__init__(
+            _(
+                "The master password is wrong, so the vault stays locked and "
+                "nothing in it was changed. Type it again, and check the "
+                "keyboard language and Caps Lock."
+            )
+        )
+
+
+class PasswordMismatchError(UserError):
+    def __init__(self) -> None:
+        super().__init__(
+            _(
+                "The two passwords typed are not the same. Type the same "
+                "password in both fields."
+            )
+        )
+
+
+class PasswordTooShortError(UserError):
+    def __init__(self, length: int, minimum: int) -> None:
+        super().__init__(
+            _(
+                "The password has %(length)s characters; use at least "
+                "%(minimum)s. A phrase of several words is easy to remember "
+                "and hard to guess.",
+                length=length,
+                minimum=minimum,
+            )
+        )
+
+
+class VaultExistsError(UserError):
+    status = HTTPStatus.CONFLICT
+
+    def __init__(self, owner: str) -> None:
+        super().__init__(
+            _(
+                "The account vault of “%(owner)s” already has a master "
+                "password. Unlock it with that password; to change it, use "
+                "Change master password in the vault.",
+                owner=owner,
+            )
+        )
+
+
+class VaultKeyChangedError(UserError):
+    """The vault's master password changed after this session unlocked it."""
+
+    status = HTTPStatus.CONFLICT
+
+    def __init__(self) -> None:
+        super().__init__(
+            _(
+                "The vault's master password was changed in another window, "
+                "so this window locked the vault and saved nothing. Unlock it "
+                "with the new master password."
+            )
+        )
+
+
+class VaultEntryInvalidError(UserError):
+    """One or more fields of a vault entry are invalid."""
+
+    status = HTTPStatus.UNPROCESSABLE_ENTITY
+
+    def __init__(self, errors: dict[str, str]) -> None:
+        super().__init__(" ".join(errors.values()))
+        self.errors = errors
+
+
+class VaultEntryDamagedError(UserError):
+    status = HTTPStatus.UNPROCESSABLE_ENTITY
+
+    def __init__(self, title: str) -> None:
+        super().__init__(
+            _(
+                "The vault entry “%(title)s” cannot be decrypted because its "
+                "stored data is damaged. Import it again from an exported "
+                "vault file, or delete it.",
+                title=title,
+            )
+        )
+
+
+class NoCharacterSetError(UserError):
+    def __init__(self) -> None:
+        super().__init__(
+            _(
+                "Choose at least one kind of character (lowercase, uppercase, "
+                "digits or symbols) for the generated password."
+            )
+        )
+
+
+class VaultFileDamagedError(UserError):
+    status = HTTPStatus.UNPROCESSABLE_ENTITY
+
+    def __init__(self, filename: str) -> None:
+        super().__init__(
+            _(
+                "“%(file)s” is not a vault file exported by R9 CRM, or it is "
+                "damaged, so nothing was imported. Choose a file made with "
+                "Export in the account vault.",
+                file=filename,
+            )
+        )
+
+
+class VaultFileVersionError(UserError):
+    status = HTTPStatus.UNPROCESSABLE_ENTITY
+
+    def __init__(self, filename: str, version: str) -> None:
+        super().__init__(
+            _(
+                "“%(file)s” is a vault file of version %(version)s, which this "
+                "R9 CRM cannot read, so nothing was imported. Import it with "
+                "the R9 CRM that exported it, or a newer one.",
+                file=filename,
+                version=version,
+            )
+        )
+
+
+class VaultFilePasswordError(UserError):
+    status = HTTPStatus.UNPROCESSABLE_ENTITY
+
+    def __init__(self, filename: str) -> None:
+        super().__init__(
+            _(
+                "The password for “%(file)s” is wrong, or the file was changed "
+                "after it was exported, so nothing was imported. Type the "
+                "password that was set when the file was exported.",
+                file=filename,
+            )
+        )
+
+
 # --- files the importer cannot read -------------------------------------
 
 

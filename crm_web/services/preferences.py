@@ -6,6 +6,7 @@ and the README list them from here.
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 
 from flask_babel import lazy_gettext as _l
@@ -80,6 +81,14 @@ SETTINGS = (
         "files_max_mb",
         "100",
         _l("Largest file the file repository accepts, in MB (1 to 1000)."),
+    ),
+    Setting(
+        "vault_idle_minutes",
+        "5",
+        _l(
+            "Minutes without use after which the account vault locks and asks "
+            "for its master password again (1 to 240)."
+        ),
     ),
 )
 SETTINGS_BY_NAME = {s.name: s for s in SETTINGS}
@@ -170,4 +179,13 @@ def _validate(name: str, value: str) -> str:
             value,
             str(_l("type a whole number of MB from 1 to 1000.")),
         )
+    if name == "vault_idle_minutes":
+        # Full-width digits from a Chinese input method become ASCII.
+        value = unicodedata.normalize("NFKC", value)
+        if not (value.isascii() and value.isdigit() and 1 <= int(value) <= 240):
+            raise InvalidValueError(
+                str(_l("Vault idle time")),
+                value,
+                str(_l("type a whole number of minutes from 1 to 240.")),
+            )
     return value
