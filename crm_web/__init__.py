@@ -90,6 +90,7 @@ BLUEPRINTS = (
     "sales",
     "settings",
     "users",
+    "vault",
 )
 
 

@@ -27,7 +27,7 @@ AREAS = (
     ("log.index", _l("Communication log"), "log"),
     ("sales.index", _l("Sales & service"), "sales"),
     ("appointments.index", _l("Appointments"), "calendar"),
-    ("areas.vault", _l("Account vault"), "vault"),
+    ("vault.index", _l("Account vault"), "vault"),
     ("files.index", _l("Files"), "files"),
     ("imports.index", _l("Import"), "import"),
     ("exports.index", _l("Export"), "export"),

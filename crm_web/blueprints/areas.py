@@ -1,26 +1,19 @@
-"""Areas that later releases fill in: each shows a "coming soon" page, not a 404."""
+"""Areas that later releases fill in: each shows a "coming soon" page, not a 404.
+
+Every area in the sidebar has been built, so COMING is empty; an area
+planned later gets its entry and route here until it is built.
+"""
 
 from __future__ import annotations
 
 from flask import Blueprint, render_template
-from flask_babel import lazy_gettext as _l
 
 bp = Blueprint("areas", __name__)
 
-COMING = {
-    "vault": (
-        _l("Account vault"),
-        _l("Keep account passwords under a second password."),
-    ),
-}
+# Area name -> (title, one-line summary), both lazy_gettext strings.
+COMING: dict[str, tuple[object, object]] = {}
 
 
 def _coming(area: str) -> str:
     title, summary = COMING[area]
     return render_template("coming_soon.html", title=title, summary=summary)
-
-
-@bp.get("/vault/")
-def vault() -> str:
-    return _coming("vault")
-
