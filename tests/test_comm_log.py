@@ -11,11 +11,23 @@ from zoneinfo import ZoneInfo
 
 import openpyxl
 import pytest
-from sqlalchemy import select
+from sqlalchemy import (
+    Column,
+    Connection,
+    Date,
+    DateTime,
+    MetaData,
+    String,
+    Table,
+    Text,
+    inspect,
+    select,
+)
 
 from crm_web.data import comm_logs as log_data
-from crm_web.data.db import Database
-from crm_web.data.records import UnknownColumnError
+from crm_web.data import schema
+from crm_web.data.db import Database, connect
+from crm_web.data.records import UnknownColumnError, new_record
 from crm_web.data.schema import appointments
 from crm_web.errors import UserError, VersionConflictError
 from crm_web.services import categories as category_service
@@ -215,6 +227,37 @@ def test_list_filter(
 def test_list_filters_by_category(db: Database, week: dict) -> None:
     filters = LogFilters(category=week["buyers"])
     assert listed(db, filters) == ["Order_2024", "WeChat hello"]
+
+
+@pytest.mark.parametrize("few_contacts", [0, 50], ids=["joined", "by-contacts"])
+def test_category_filter_either_way(
+    db: Database, week: dict, monkeypatch: pytest.MonkeyPatch, few_contacts: int
+) -> None:
+    monkeypatch.setattr(log_service, "FEW_CONTACTS", few_contacts)
+    buyers = LogFilters(category=week["buyers"])
+    entries = log_service.list_entries(
+        db, buyers, zone=SHANGHAI, offset=0, limit=1
+    ).entries
+    assert listed(db, buyers) == ["Order_2024", "WeChat hello"]
+    assert listed(db, LogFilters(category="none")) == ["Visit plan", "Quote 50% off"]
+    assert listed(db, LogFilters(category="no-such-category")) == []
+    assert (
+        log_service.neighbours(db, buyers, entries[0], zone=SHANGHAI)[1]
+        == (listed_ids(db, buyers)[1])
+    )
+
+
+def listed_ids(db: Database, filters: LogFilters) -> list[int]:
+    page = log_service.list_entries(db, filters, zone=SHANGHAI, offset=0, limit=100)
+    return [e["id"] for e in page.entries]
+
+
+def test_small_category_uses_contact_list(db: Database, week: dict) -> None:
+    query = log_service.log_query(
+        db, LogFilters(category=week["buyers"]), zone=SHANGHAI
+    )
+    assert query.contact_uuids == (week["li"]["uuid"],)
+    assert query.category_uuid == ""
 
 
 def test_list_filters_by_contact(db: Database, week: dict) -> None:
@@ -514,3 +557,385 @@ def test_headers_map_chinese_spellings() -> None:
         "title",
         "content",
     ]
+
+
+# --- follow-up done ----------------------------------------------------------
+
+
+def due_titles(db: Database, day: date = date(2024, 3, 31)) -> list[str]:
+    return [row["title"] for row in log_data.find_follow_ups_due(db, on_or_before=day)]
+
+
+def test_done_follow_up_is_not_due(db: Database, zhang: dict) -> None:
+    entry_id = add_entry(db, zhang, title="Send samples", follow_up_on="2024-03-20")
+    add_entry(db, zhang, title="Call back", follow_up_on="2024-03-21")
+    log_service.set_follow_up_done(db, entry_id, done=True)
+    assert due_titles(db) == ["Call back"]
+    assert log_service.require_entry(db, entry_id)["follow_up_done"] is True
+
+
+def test_follow_up_done_can_be_undone(db: Database, zhang: dict) -> None:
+    entry_id = add_entry(db, zhang, title="Send samples", follow_up_on="2024-03-20")
+    log_service.set_follow_up_done(db, entry_id, done=True)
+    log_service.set_follow_up_done(db, entry_id, done=False)
+    assert due_titles(db) == ["Send samples"]
+    assert log_service.require_entry(db, entry_id)["version"] == 3
+
+
+def test_follow_up_done_needs_date(db: Database, zhang: dict) -> None:
+    entry_id = add_entry(db, zhang, title="No date")
+    with pytest.raises(log_service.NoFollowUpDateError) as caught:
+        log_service.set_follow_up_done(db, entry_id, done=True)
+    assert "“No date” has no follow-up date" in caught.value.message
+    assert log_service.require_entry(db, entry_id)["follow_up_done"] is False
+
+
+def edit_follow_up(db: Database, zhang: dict, entry_id: int, day: str) -> None:
+    current = log_service.require_entry(db, entry_id)
+    raw = {
+        "contact_id": str(zhang["id"]),
+        "occurred_at": "2024-03-15T10:30",
+        "title": current["title"],
+        "follow_up_on": day,
+    }
+    entry = log_service.parse_entry(db, raw, zone=SHANGHAI)
+    log_service.update_entry(
+        db, entry_id, entry, version=current["version"], owner="Test", zone=SHANGHAI
+    )
+
+
+@pytest.mark.parametrize(
+    ("new_day", "still_done"),
+    [("2024-03-20", True), ("2024-03-27", False), ("", False)],
+)
+def test_new_follow_up_date_reopens(
+    db: Database, zhang: dict, new_day: str, still_done: bool
+) -> None:
+    entry_id = add_entry(db, zhang, title="Quote", follow_up_on="2024-03-20")
+    log_service.set_follow_up_done(db, entry_id, done=True)
+    edit_follow_up(db, zhang, entry_id, new_day)
+    assert log_service.require_entry(db, entry_id)["follow_up_done"] is still_done
+
+
+@pytest.mark.parametrize(
+    ("state", "expected"),
+    [("open", ["Open one"]), ("done", ["Done one"]), ("", ["Done one", "Open one",
+                                                             "No follow-up"])],
+)  # fmt: skip
+def test_list_filters_follow_ups(
+    db: Database, zhang: dict, state: str, expected: list[str]
+) -> None:
+    add_entry(db, zhang, occurred_at="2024-03-01T09:00", title="No follow-up")
+    add_entry(db, zhang, occurred_at="2024-03-02T09:00", title="Open one",
+              follow_up_on="2024-03-09")  # fmt: skip
+    done = add_entry(db, zhang, occurred_at="2024-03-03T09:00", title="Done one",
+                     follow_up_on="2024-03-10")  # fmt: skip
+    log_service.set_follow_up_done(db, done, done=True)
+    assert listed(db, LogFilters(follow_up=state)) == expected
+
+
+# --- word search: the same folding on both backends ------------------------
+
+
+@pytest.mark.parametrize(
+    ("stored", "query"),
+    [
+        ("Call with MÜLLER GmbH", "müller"),
+        ("Call with Müller GmbH", "MÜLLER"),
+        ("Call with Müller GmbH", "muller"),
+        ("Added on WeChat", "ｗｅｃｈａｔ"),
+        ("ＦＯＢ价格 confirmed", "fob价格"),
+        ("Große Bestellung", "GROSSE"),
+        ("ΣΟΦΙΑ called", "σοφια"),
+        ("报价已发送", "报价"),
+        ("Paid 100% upfront", "100%"),
+        ("Order a_b shipped", "a_b"),
+        ("Wow! big order", "wow!"),
+    ],
+)
+def test_word_search_folds_like_contacts(
+    db: Database, zhang: dict, stored: str, query: str
+) -> None:
+    add_entry(db, zhang, title=stored)
+    add_entry(db, zhang, title="Unrelated")
+    assert listed(db, LogFilters(words=query)) == [stored]
+
+
+@pytest.mark.parametrize(
+    ("stored", "query"),
+    [
+        ("Paid 1000 upfront", "100%"),
+        ("Order axb shipped", "a_b"),
+        ("Wow big order", "wow!"),
+        ("Müller", "mueller"),
+    ],
+)
+def test_word_search_wildcards_are_literal(
+    db: Database, zhang: dict, stored: str, query: str
+) -> None:
+    add_entry(db, zhang, title=stored)
+    assert listed(db, LogFilters(words=query)) == []
+
+
+def test_word_search_finds_content(db: Database, zhang: dict) -> None:
+    add_entry(db, zhang, title="Visit", content="Ｓａｍｐｌｅ SHIPPED\n第二行")
+    assert listed(db, LogFilters(words="sample 第二行")) == ["Visit"]
+
+
+def test_word_search_skips_title_content_seam(db: Database, zhang: dict) -> None:
+    add_entry(db, zhang, title="abc", content="def")
+    assert listed(db, LogFilters(words="cd")) == []
+
+
+def test_edit_rewrites_search_text(db: Database, zhang: dict) -> None:
+    entry_id = add_entry(db, zhang, title="Old words", follow_up_on="2024-03-20")
+    edit_follow_up(db, zhang, entry_id, "2024-03-20")
+    raw = {
+        "contact_id": str(zhang["id"]),
+        "occurred_at": "2024-03-15T10:30",
+        "title": "Ｎｅｗ words",
+    }
+    entry = log_service.parse_entry(db, raw, zone=SHANGHAI)
+    log_service.update_entry(
+        db, entry_id, entry, version=2, owner="Test", zone=SHANGHAI
+    )
+    assert listed(db, LogFilters(words="old")) == []
+    assert listed(db, LogFilters(words="new")) == ["Ｎｅｗ words"]
+
+
+def test_write_without_search_text_fails(db: Database, zhang: dict) -> None:
+    entry_id = add_entry(db, zhang)
+    with pytest.raises(log_data.StaleSearchTextError):
+        db.write(lambda db: log_data.update_log(db, entry_id, {"title": "Bypass"}))
+    assert listed(db) == ["Price call"]
+
+
+# --- counting up to a cap ---------------------------------------------------
+
+
+@pytest.fixture
+def six(db: Database, zhang: dict, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Six entries, one a day from 1 March, with the count capped at 3."""
+    monkeypatch.setattr(log_service, "COUNT_CAP", 3)
+    for day in range(1, 7):
+        add_entry(db, zhang, occurred_at=f"2024-03-0{day}T09:00", title=f"E{day}")
+
+
+def page_of(db: Database, offset: int, limit: int = 2) -> log_service.LogPage:
+    return log_service.list_entries(
+        db, LogFilters(), zone=SHANGHAI, offset=offset, limit=limit
+    )
+
+
+@pytest.mark.usefixtures("six")
+@pytest.mark.parametrize(
+    ("offset", "titles", "total", "capped", "has_next"),
+    [
+        (0, ["E6", "E5"], 3, True, True),
+        (2, ["E4", "E3"], 3, True, True),
+        (4, ["E2", "E1"], 6, False, False),
+        (6, [], 3, True, False),
+    ],
+)
+def test_list_counts_up_to_cap(
+    db: Database,
+    offset: int,
+    titles: list[str],
+    total: int,
+    capped: bool,
+    has_next: bool,
+) -> None:
+    page = page_of(db, offset)
+    assert [e["title"] for e in page.entries] == titles
+    assert page.total == total
+    assert page.is_total_capped is capped
+    assert page.has_next is has_next
+
+
+@pytest.mark.usefixtures("six")
+def test_list_counts_exactly_below_cap(db: Database) -> None:
+    page = log_service.list_entries(
+        db, LogFilters(words="e1 "), zone=SHANGHAI, offset=0, limit=1
+    )
+    assert (page.total, page.is_total_capped, page.has_next) == (1, False, False)
+
+
+@pytest.mark.usefixtures("six")
+def test_count_logs_stops_past_cap(db: Database) -> None:
+    assert log_data.count_logs(db, log_data.LogQuery(), cap=3) == 4
+    assert log_data.count_logs(db, log_data.LogQuery()) == 6
+
+
+# --- export and import of the done flag -------------------------------------
+
+
+@pytest.fixture
+def follow_ups(db: Database, zhang: dict) -> None:
+    """Three entries: follow-up done, follow-up open, no follow-up."""
+    done = add_entry(db, zhang, occurred_at="2024-03-03T09:00", title="Done one",
+                     follow_up_on="2024-03-10")  # fmt: skip
+    log_service.set_follow_up_done(db, done, done=True)
+    add_entry(db, zhang, occurred_at="2024-03-02T09:00", title="Open one",
+              follow_up_on="2024-03-09")  # fmt: skip
+    add_entry(db, zhang, occurred_at="2024-03-01T09:00", title="No follow-up")
+
+
+def done_flags(db: Database) -> dict[str, bool]:
+    page = log_service.list_entries(db, LogFilters(), zone=SHANGHAI, offset=0, limit=9)
+    return {e["title"]: e["follow_up_done"] for e in page.entries}
+
+
+@pytest.mark.usefixtures("follow_ups")
+def test_export_writes_follow_up_done(db: Database, tmp_path: Path) -> None:
+    sheet = openpyxl.load_workbook(export_file(db, tmp_path, "xlsx")).active
+    rows = [[cell.value for cell in row] for row in sheet.iter_rows()]
+    assert rows[0][-2:] == ["Follow up on", "Follow-up done"]
+    assert [row[-1] for row in rows[1:]] == ["Yes", "No", None]
+
+
+@pytest.mark.usefixtures("follow_ups")
+@pytest.mark.parametrize("kind", ["xlsx", "txt"])
+def test_import_restores_follow_up_done(
+    db: Database, tmp_path: Path, kind: str
+) -> None:
+    path = export_file(db, tmp_path, kind)
+    for row in log_data.find_recent(db, 10):
+        log_service.set_deleted(db, row["id"], deleted=True)
+    summary = run_import(db, path, tmp_path)
+    assert summary.inserted == 3
+    assert done_flags(db) == {
+        "Done one": True,
+        "Open one": False,
+        "No follow-up": False,
+    }
+
+
+@pytest.mark.parametrize(
+    ("cell", "expected"),
+    [("是", True), ("√", True), ("YES", True), (1, True), (True, True),
+     ("否", False), ("no", False), (0, False), ("", False), (None, False)],
+)  # fmt: skip
+def test_import_reads_follow_up_done(
+    db: Database, zhang: dict, tmp_path: Path, cell: Any, expected: bool
+) -> None:
+    path = tmp_path / "log.xlsx"
+    book = openpyxl.Workbook()
+    book.active.append(["日期", "手机", "标题", "跟进日期", "已跟进"])
+    book.active.append([datetime(2024, 3, 1, 9, 0), "13812345678", "Hello",
+                        date(2024, 3, 8), cell])  # fmt: skip
+    book.save(path)
+    summary = run_import(db, path, tmp_path)
+    assert (summary.inserted, summary.rejected) == (1, 0)
+    assert done_flags(db) == {"Hello": expected}
+
+
+def test_import_rejects_unclear_follow_up_done(
+    db: Database, zhang: dict, tmp_path: Path
+) -> None:
+    path = tmp_path / "log.txt"
+    path.write_text(
+        "Date and time\tMobile\tTitle\tFollow-up done\n"
+        "2024-03-01 09:00\t13812345678\tHello\tmaybe\n",
+        encoding="utf-8",
+    )
+    summary = run_import(db, path, tmp_path)
+    assert (summary.inserted, summary.rejected) == (0, 1)
+    assert "Follow-up done “maybe” is not yes or no" in summary.rejected_reasons[0]
+
+
+def test_import_without_done_column_stores_open(
+    db: Database, zhang: dict, tmp_path: Path
+) -> None:
+    path = tmp_path / "log.txt"
+    path.write_text(
+        "Date and time\tMobile\tTitle\tFollow up on\n"
+        "2024-03-01 09:00\t13812345678\tMÜLLER call\t2024-03-08\n",
+        encoding="utf-8",
+    )
+    assert run_import(db, path, tmp_path).inserted == 1
+    assert done_flags(db) == {"MÜLLER call": False}
+    assert listed(db, LogFilters(words="müller")) == ["MÜLLER call"]
+
+
+# --- schema upgrade 5 -------------------------------------------------------
+
+
+def version_4_comm_logs() -> Table:
+    """Return comm_logs as schema version 4 left it: no done flag, no search text."""
+    return Table(
+        "comm_logs",
+        MetaData(),
+        *schema.record_columns(),
+        Column("contact_uuid", String(36), nullable=False),
+        Column("occurred_at", DateTime, nullable=False),
+        Column("channel", String(20), nullable=False),
+        Column("title", String(200), nullable=False, default=""),
+        Column("content", Text, nullable=False, default=""),
+        Column("follow_up_on", Date, nullable=True),
+        Column("appointment_uuid", String(36), nullable=True),
+        **schema.MYSQL_TABLE,
+    )
+
+
+def create_version_4_daily_tables(conn: Connection) -> None:
+    version_4_comm_logs().create(conn)
+    schema.metadata.create_all(
+        conn, tables=[schema.sales, schema.pick_lists, schema.appointments]
+    )
+
+
+def old_entry(title: str, content: str) -> dict[str, Any]:
+    return {
+        **new_record("Test"),
+        "contact_uuid": "c0ffee00-0000-4000-8000-000000000000",
+        "occurred_at": datetime(2024, 3, 1, 1, 0),
+        "channel": "email",
+        "title": title,
+        "content": content,
+        "follow_up_on": date(2024, 3, 8),
+        "appointment_uuid": None,
+    }
+
+
+def test_upgrade_5_keeps_entries_and_fills_search(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    before_5 = [(v, step) for v, step in schema.UPGRADES if v < 5]
+    before_5[1] = (2, create_version_4_daily_tables)
+    monkeypatch.setattr(schema, "UPGRADES", before_5)
+    old = connect(database_url)
+    rows = [
+        old_entry("ＭÜＬＬＥＲ quote", "第一行\n第二行 😀"),
+        old_entry("", "100% paid"),
+    ]
+    old.write(lambda db: db.execute(version_4_comm_logs().insert(), rows))
+    old.release()
+    old.close()
+    monkeypatch.undo()
+
+    upgraded = connect(database_url)
+    try:
+        table = schema.comm_logs
+        stored = [
+            row._mapping for row in upgraded.execute(select(table).order_by(table.c.id))
+        ]
+        assert [(r["title"], r["content"]) for r in stored] == [
+            ("ＭÜＬＬＥＲ quote", "第一行\n第二行 😀"),
+            ("", "100% paid"),
+        ]
+        assert [r["follow_up_on"] for r in stored] == [date(2024, 3, 8)] * 2
+        assert [r["follow_up_done"] for r in stored] == [False, False]
+        assert stored[1]["search_text"] == "100% paid"
+        assert listed(upgraded, LogFilters(words="muller")) == ["ＭÜＬＬＥＲ quote"]
+        due = log_data.find_follow_ups_due(upgraded, on_or_before=date(2024, 3, 8))
+        assert len(due) == 2
+    finally:
+        upgraded.release()
+        upgraded.close()
+
+
+def test_upgrade_5_runs_twice(db: Database) -> None:
+    with db.ds.engine.begin() as conn:
+        schema._comm_log_follow_up_done_and_search_text(conn)
+    columns = inspect(db.ds.engine).get_columns("comm_logs")
+    assert {"follow_up_done", "search_text"} <= {c["name"] for c in columns}

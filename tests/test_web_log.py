@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import io
 import re
+from datetime import datetime, timedelta
 from http import HTTPStatus
 
 import pytest
 from flask import Flask, render_template
 from flask.testing import FlaskClient
 
+from crm_web.data import comm_logs as log_data
 from crm_web.data.db import Database
+from crm_web.data.records import new_record
 from crm_web.services import clock
+from crm_web.services import comm_log as log_service
+from crm_web.services import contacts as contact_service
 from crm_web.services.timeline import timeline_for_contact
 
 
@@ -218,3 +223,133 @@ def test_timeline_lists_entries_with_links(
     assert f'href="/log/{entry_id}"' in html
     assert "Call about samples" in html
     assert f"/log/new?contact={contact_id}" in html
+
+
+# --- follow-up done -----------------------------------------------------------
+
+
+def due_entry(client: FlaskClient, contact_id: int, title: str) -> int:
+    """Create an entry whose follow-up day has passed in every time zone."""
+    return create_entry(client, contact_id, title=title, follow_up_on="2024-03-20")
+
+
+def home_follow_ups(client: FlaskClient, path: str = "/") -> str:
+    page = client.get(path).get_data(as_text=True)
+    start = page.index('id="home-follow-ups"')
+    return page[start : page.index("</section>", start)]
+
+
+def test_home_marks_follow_up_done(client: FlaskClient, contact_id: int) -> None:
+    entry_id = due_entry(client, contact_id, "Send the catalogue")
+    response = client.post(
+        f"/log/{entry_id}/follow-up", data={"done": "1", "next": f"/?done={entry_id}"}
+    )
+    assert response.status_code == HTTPStatus.FOUND
+    assert response.headers["Location"] == f"/?done={entry_id}"
+    panel = home_follow_ups(client, response.headers["Location"])
+    assert "No follow-up is due." in panel
+    assert 'id="home-follow-up-undo"' in panel
+    assert "Follow-up “Send the catalogue” marked done." in panel
+
+
+def test_home_undo_reopens_follow_up(client: FlaskClient, contact_id: int) -> None:
+    entry_id = due_entry(client, contact_id, "Send the catalogue")
+    client.post(f"/log/{entry_id}/follow-up", data={"done": "1"})
+    response = client.post(
+        f"/log/{entry_id}/follow-up", data={"done": "0", "next": "/"}
+    )
+    assert response.headers["Location"] == "/"
+    panel = home_follow_ups(client, f"/?done={entry_id}")
+    assert "Send the catalogue" in panel
+    assert 'id="home-follow-up-undo"' not in panel
+
+
+def test_home_lists_done_button(client: FlaskClient, contact_id: int) -> None:
+    entry_id = due_entry(client, contact_id, "Call back")
+    panel = home_follow_ups(client)
+    assert f'action="/log/{entry_id}/follow-up"' in panel
+    assert f'name="next" value="/?done={entry_id}"' in panel
+
+
+def test_follow_up_done_needs_csrf_token(
+    app: Flask, client: FlaskClient, contact_id: int
+) -> None:
+    entry_id = due_entry(client, contact_id, "Call back")
+    plain = FlaskClient(app, app.response_class)
+    response = plain.post(f"/log/{entry_id}/follow-up", data={"done": "1"})
+    assert response.status_code == HTTPStatus.BAD_REQUEST
+    assert "Call back" in home_follow_ups(client)
+
+
+def test_entry_page_toggles_follow_up(client: FlaskClient, contact_id: int) -> None:
+    entry_id = create_entry(client, contact_id, follow_up_on="2024-03-20")
+    page = client.get(f"/log/{entry_id}").get_data(as_text=True)
+    assert '<span class="badge follow-up-open">Open</span>' in page
+    assert "Mark follow-up done" in page
+    response = client.post(f"/log/{entry_id}/follow-up", data={"done": "1"})
+    assert response.headers["Location"] == f"/log/{entry_id}"
+    page = client.get(f"/log/{entry_id}").get_data(as_text=True)
+    assert '<span class="badge follow-up-done">Done</span>' in page
+    assert "Open the follow-up again" in page
+
+
+def test_follow_up_done_without_date_fails(
+    client: FlaskClient, contact_id: int
+) -> None:
+    entry_id = create_entry(client, contact_id, title="No date")
+    response = client.post(f"/log/{entry_id}/follow-up", data={"done": "1"})
+    assert response.status_code == HTTPStatus.BAD_REQUEST
+    assert "“No date” has no follow-up date" in response.get_data(as_text=True)
+
+
+def test_follow_up_next_must_be_local(client: FlaskClient, contact_id: int) -> None:
+    entry_id = create_entry(client, contact_id, follow_up_on="2024-03-20")
+    response = client.post(
+        f"/log/{entry_id}/follow-up", data={"done": "1", "next": "//evil.example/"}
+    )
+    assert response.headers["Location"] == f"/log/{entry_id}"
+
+
+def test_list_filters_open_follow_ups(client: FlaskClient, contact_id: int) -> None:
+    done = create_entry(client, contact_id, title="Done one", follow_up_on="2024-03-20")
+    create_entry(client, contact_id, title="Open one", follow_up_on="2024-03-21")
+    create_entry(client, contact_id, title="No follow-up")
+    client.post(f"/log/{done}/follow-up", data={"done": "1"})
+    page = client.get("/log/?follow_up=open").get_data(as_text=True)
+    assert "Open one" in page
+    assert "Done one" not in page
+    assert "No follow-up</a>" not in page
+    assert '<option value="open" selected>' in page
+
+
+# --- counting up to a cap -------------------------------------------------------
+
+
+def test_list_shows_capped_count(
+    client: FlaskClient,
+    app_db: Database,
+    contact_id: int,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(log_service, "COUNT_CAP", 1000)
+    contact = contact_service.require_contact(app_db, contact_id)
+    rows = [
+        {
+            **new_record("Test"),
+            "contact_uuid": contact["uuid"],
+            "occurred_at": datetime(2024, 1, 1) + timedelta(minutes=number),
+            "channel": "phone",
+            "title": f"Call {number}",
+            "content": "",
+            "search_text": log_service.search_text_of(f"Call {number}", ""),
+            "appointment_uuid": None,
+            "follow_up_on": None,
+        }
+        for number in range(1001)
+    ]
+    app_db.write(lambda db: log_data.insert_logs(db, rows))
+    page = client.get("/log/?page=2").get_data(as_text=True)
+    assert '<span class="count" id="log-count">1,000+ entries</span>' in page
+    assert "Page 2<" in page
+    assert 'rel="prev" href="/log/?page=1"' in page
+    assert 'rel="next" href="/log/?page=3"' in page

@@ -36,6 +36,7 @@ from crm_web.services import comm_log_files as log_files
 from crm_web.services import contacts as contact_service
 from crm_web.services.comm_log import (
     CHANNELS,
+    FOLLOW_UP_STATES,
     NO_CATEGORY,
     AppointmentsUnavailableError,
     LogEntryInvalidError,
@@ -47,7 +48,16 @@ bp = Blueprint("log", __name__, url_prefix="/log")
 
 # Query arguments of the list's filters, carried to the detail page so that
 # its previous/next links follow the same list.
-FILTER_ARGS = ("from", "to", "contact", "who", "category", "channel", "q")
+FILTER_ARGS = (
+    "from",
+    "to",
+    "contact",
+    "who",
+    "category",
+    "channel",
+    "q",
+    "follow_up",
+)
 _TOKEN = re.compile(r"[0-9a-f]{32}")
 
 
@@ -102,6 +112,9 @@ def filters_from(args: Any) -> LogFilters:
         category=args.get("category", ""),
         channel=args.get("channel", "") if args.get("channel") in CHANNELS else "",
         words=args.get("q", "").strip(),
+        follow_up=args.get("follow_up", "")
+        if args.get("follow_up") in FOLLOW_UP_STATES
+        else "",
     )
 
 
@@ -131,12 +144,12 @@ def index() -> str:
     return render_template(
         "log/index.html",
         filters=filters,
-        entries=found.entries,
-        total=found.total,
+        found=found,
         page=page,
         pages=max(1, -(-found.total // size)),
         contact=contact,
         channels=CHANNELS,
+        follow_up_states=FOLLOW_UP_STATES,
         categories=category_service.list_categories(web.db()),
         no_category=NO_CATEGORY,
         list_args=filter_args(),
@@ -252,6 +265,15 @@ def delete(entry_id: int) -> Response:
     return redirect(web.safe_next(request.form.get("next"), url_for(".index")))
 
 
+@bp.post("/<int:entry_id>/follow-up")
+def follow_up(entry_id: int) -> Response:
+    """Mark the follow-up done (done=1) or open again, then return to ``next``."""
+    done = request.form.get("done") == "1"
+    log_service.set_follow_up_done(web.db(), entry_id, done=done)
+    default = url_for(".show", entry_id=entry_id)
+    return redirect(web.safe_next(request.form.get("next"), default))
+
+
 @bp.post("/<int:entry_id>/restore")
 def restore(entry_id: int) -> Response:
     log_service.set_deleted(web.db(), entry_id, deleted=False)
@@ -272,8 +294,7 @@ def trash() -> str:
     )
     return render_template(
         "log/trash.html",
-        entries=found.entries,
-        total=found.total,
+        found=found,
         page=page,
         pages=max(1, -(-found.total // 100)),
     )

@@ -9,7 +9,7 @@ for it but not for ``deleted IS false``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -33,6 +33,13 @@ from crm_web.data.schema import comm_logs, contacts, utcnow
 
 NO_CATEGORY = "none"
 LIKE_ESCAPE = "!"
+# Values of LogQuery.follow_up: entries with a follow-up date, not done or done.
+FOLLOW_UP_OPEN = "open"
+FOLLOW_UP_DONE = "done"
+
+
+class StaleSearchTextError(ValueError):
+    """A write set the title or content without the search text derived from them."""
 
 
 @dataclass(frozen=True)
@@ -45,10 +52,14 @@ class LogQuery:
     start: datetime | None = None
     end: datetime | None = None
     contact_uuid: str = ""
+    # Entries of any of these contacts; the service sets it for a small category.
+    contact_uuids: tuple[str, ...] | None = None
     contact_name: str = ""
     category_uuid: str = ""  # a category uuid, or NO_CATEGORY
     channel: str = ""
+    # Folded words, as text.fold returns them. Each must be in search_text.
     words: tuple[str, ...] = ()
+    follow_up: str = ""  # FOLLOW_UP_OPEN, FOLLOW_UP_DONE or ""
     deleted: bool = False
 
 
@@ -66,14 +77,19 @@ def _joined(*columns: Any) -> Select[Any]:
     return select(*columns).select_from(joined)
 
 
-def like_pattern(word: str) -> str:
-    """Return a lower-cased LIKE pattern that finds ``word`` anywhere."""
+def contains_pattern(word: str) -> str:
+    """Return a LIKE pattern that finds ``word`` anywhere, wildcards escaped."""
     escaped = (
         word.replace(LIKE_ESCAPE, LIKE_ESCAPE * 2)
         .replace("%", LIKE_ESCAPE + "%")
         .replace("_", LIKE_ESCAPE + "_")
     )
-    return f"%{escaped.lower()}%"
+    return f"%{escaped}%"
+
+
+def like_pattern(word: str) -> str:
+    """Return a lower-cased LIKE pattern that finds ``word`` anywhere."""
+    return contains_pattern(word.lower())
 
 
 def _contains(column: Any, word: str) -> ColumnElement[bool]:
@@ -87,12 +103,19 @@ def _conditions(query: LogQuery) -> list[ColumnElement[bool]]:
     log = comm_logs.c
     deleted = true() if query.deleted else false()
     conditions: list[ColumnElement[bool]] = [log.deleted == deleted]
+    if query.contact_uuids is not None:
+        # "deleted + 0" keeps SQLite from scanning an index that starts with
+        # deleted instead of looking up the few contacts' entries: 145 ms
+        # against 0.8 ms for ten contacts' entries among 100,000.
+        conditions = [log.deleted.op("+")(0) == int(query.deleted)]
     if query.start is not None:
         conditions.append(log.occurred_at >= query.start)
     if query.end is not None:
         conditions.append(log.occurred_at < query.end)
     if query.contact_uuid:
         conditions.append(log.contact_uuid == query.contact_uuid)
+    if query.contact_uuids is not None:
+        conditions.append(log.contact_uuid.in_(query.contact_uuids))
     if query.channel:
         conditions.append(log.channel == query.channel)
     if query.category_uuid == NO_CATEGORY:
@@ -107,13 +130,29 @@ def _conditions(query: LogQuery) -> list[ColumnElement[bool]]:
             )
         )
     for word in query.words:
-        conditions.append(or_(_contains(log.title, word), _contains(log.content, word)))
+        # Both sides are folded already. SQLite's LIKE also ignores ASCII
+        # case, which changes nothing on folded text, so both backends
+        # match the same rows.
+        pattern = contains_pattern(word)
+        conditions.append(log.search_text.like(pattern, escape=LIKE_ESCAPE))
+    if query.follow_up:
+        done = true() if query.follow_up == FOLLOW_UP_DONE else false()
+        conditions.append(log.follow_up_on.is_not(None))
+        conditions.append(log.follow_up_done == done)
     return conditions
+
+
+def _check_search_text(values: Mapping[str, Any]) -> None:
+    if ("title" in values or "content" in values) and "search_text" not in values:
+        raise StaleSearchTextError(
+            "comm_logs: a write of title or content must also set search_text"
+        )
 
 
 def insert_log(db: Database, row: dict[str, Any]) -> int:
     """Insert one entry and return its id."""
     check_columns(comm_logs, row)
+    _check_search_text(row)
     result = db.execute(comm_logs.insert().values(**row))
     return int(result.inserted_primary_key[0])
 
@@ -123,6 +162,7 @@ def insert_logs(db: Database, rows: Sequence[dict[str, Any]]) -> None:
     if not rows:
         return
     check_columns(comm_logs, rows[0])
+    _check_search_text(rows[0])
     names = list(rows[0])
     columns = ", ".join(db.quote(name) for name in names)
     marks = ", ".join(db.paramstyle_mark for _ in names)
@@ -146,6 +186,7 @@ def update_log(
 ) -> bool:
     """Update an entry; return False if its version no longer matches."""
     check_columns(comm_logs, values)
+    _check_search_text(values)
     statement = update(comm_logs).where(comm_logs.c.id == log_id)
     if expected_version is not None:
         statement = statement.where(comm_logs.c.version == expected_version)
@@ -159,7 +200,7 @@ def find_logs(
 ) -> list[dict[str, Any]]:
     """Return one page of entries, newest first, with their contacts."""
     statement = (
-        _filtered(query, comm_logs)
+        _in_list_order(_filtered(query, comm_logs), query)
         .order_by(comm_logs.c.occurred_at.desc(), comm_logs.c.id.desc())
         .limit(limit)
         .offset(offset)
@@ -169,6 +210,43 @@ def find_logs(
 
 def _needs_contacts(query: LogQuery) -> bool:
     return bool(query.category_uuid or query.contact_name)
+
+
+def _in_list_order(statement: Select[Any], query: LogQuery) -> Select[Any]:
+    """Make MySQL read a category's entries in list order, as SQLite does.
+
+    MariaDB 10.11 starts the join from the category's contacts and sorts all
+    their entries. For a category with 95,000 of 100,000 entries a page took
+    280 ms that way, and 1.3 ms reading the entries newest first up to the
+    page's end. Reading newest first costs most for a small category, so the
+    service filters a small one by contact_uuids, without the join.
+    """
+    if query.category_uuid and not query.contact_name:
+        return statement.prefix_with("STRAIGHT_JOIN", dialect="mysql")
+    return statement
+
+
+def find_category_contacts(
+    db: Database, category_uuid: str, *, limit: int
+) -> list[str] | None:
+    """Return the uuids of a category's contacts, or None if over ``limit``.
+
+    Deleted contacts count too, as they do in the list's join.
+    """
+    category = contacts.c.category_uuid
+    condition: ColumnElement[bool]
+    if category_uuid == NO_CATEGORY:
+        condition = category.is_(None)
+    else:
+        condition = category == category_uuid
+    statement = select(contacts.c.uuid).where(condition).limit(limit + 1)
+    uuids = list(db.execute(statement).scalars())
+    return None if len(uuids) > limit else uuids
+
+
+def estimate_contacts(db: Database) -> int:
+    """Return the highest contact id: at least the number of contacts, fast."""
+    return int(db.execute(select(func.max(contacts.c.id))).scalar_one() or 0)
 
 
 def _filtered(query: LogQuery, *columns: Any) -> Select[Any]:
@@ -234,9 +312,17 @@ def find_logs_after(
     return as_dicts(db.execute(statement))
 
 
-def count_logs(db: Database, query: LogQuery) -> int:
-    """Return how many entries match ``query``."""
-    statement = _filtered(query, func.count())
+def count_logs(db: Database, query: LogQuery, *, cap: int | None = None) -> int:
+    """Return how many entries match ``query``, or ``cap + 1`` if more do.
+
+    A capped count stops reading at ``cap + 1`` matches, where a full count
+    of a word or category filter reads every entry.
+    """
+    if cap is None:
+        statement = _filtered(query, func.count())
+    else:
+        matches = _filtered(query, comm_logs.c.id).limit(cap + 1)
+        statement = select(func.count()).select_from(matches.subquery())
     return int(db.execute(statement).scalar_one())
 
 
@@ -257,13 +343,13 @@ def find_neighbours(
         and_(log.occurred_at == occurred_at, log.id < log_id),
     )
     previous = (
-        _filtered(query, log.id)
+        _in_list_order(_filtered(query, log.id), query)
         .where(newer)
         .order_by(log.occurred_at.asc(), log.id.asc())
         .limit(1)
     )
     following = (
-        _filtered(query, log.id)
+        _in_list_order(_filtered(query, log.id), query)
         .where(older)
         .order_by(log.occurred_at.desc(), log.id.desc())
         .limit(1)
@@ -307,14 +393,13 @@ def find_follow_ups_due(
 ) -> list[dict[str, Any]]:
     """Return live entries whose follow-up day is ``on_or_before`` or earlier.
 
-    Oldest follow-up first, with their contacts.
+    Oldest follow-up first, with their contacts. Done follow-ups are left out.
     """
-    # NOTE: comm_logs has no "follow-up done" column, so an entry stays due
-    # until its follow-up date is cleared or the entry is deleted.
     statement = (
         _joined(comm_logs, *_contact_columns())
         .where(
             comm_logs.c.deleted == false(),
+            comm_logs.c.follow_up_done == false(),
             comm_logs.c.follow_up_on.is_not(None),
             comm_logs.c.follow_up_on <= on_or_before,
         )

@@ -19,9 +19,12 @@ from zoneinfo import ZoneInfo
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_pgettext
 
 from crm_web.data import comm_logs as log_data
 from crm_web.data import contacts as contact_data
+from crm_web.data.comm_logs import FOLLOW_UP_DONE as FOLLOW_UP_DONE
+from crm_web.data.comm_logs import FOLLOW_UP_OPEN as FOLLOW_UP_OPEN
 from crm_web.data.comm_logs import NO_CATEGORY as NO_CATEGORY
 from crm_web.data.comm_logs import LogQuery
 from crm_web.data.db import Database
@@ -38,11 +41,17 @@ CHANNELS: dict[str, Any] = {
     "wechat": _l("WeChat"),
     "qq": _l("QQ"),
     "whatsapp": _l("WhatsApp"),
-    "email": _l("E-mail"),
+    # The channel, not the address: Chinese uses 邮件 here and 邮箱 for the field.
+    "email": lazy_pgettext("channel", "E-mail"),
     "visit": _l("Visit"),
     "meeting": _l("Meeting"),
     "exhibition": _l("Exhibition"),
     "other": _l("Other"),
+}
+# States of the list's follow-up filter.
+FOLLOW_UP_STATES: dict[str, Any] = {
+    FOLLOW_UP_OPEN: lazy_pgettext("follow-up", "Open"),
+    FOLLOW_UP_DONE: lazy_pgettext("follow-up", "Done"),
 }
 TITLE_MAX = 200
 CONTENT_MAX = 20000
@@ -66,6 +75,17 @@ class LogEntryInvalidError(UserError):
         self.choices = choices or []
 
 
+class NoFollowUpDateError(UserError):
+    def __init__(self, label: str) -> None:
+        super().__init__(
+            _(
+                "Log entry “%(title)s” has no follow-up date, so its follow-up "
+                "cannot be marked done. Edit the entry to set a date first.",
+                title=label,
+            )
+        )
+
+
 class AppointmentsUnavailableError(UserError):
     def __init__(self) -> None:
         super().__init__(
@@ -87,6 +107,7 @@ class LogFilters:
     category: str = ""  # a category uuid, or NO_CATEGORY
     channel: str = ""
     words: str = ""
+    follow_up: str = ""  # a key of FOLLOW_UP_STATES, or "" for all entries
 
     def is_empty(self) -> bool:
         return self == LogFilters()
@@ -130,9 +151,21 @@ def parse_entry(db: Database, raw: Mapping[str, Any], *, zone: ZoneInfo) -> Entr
         "channel": channel,
         "title": title,
         "content": content,
+        "search_text": search_text_of(title, content),
         "follow_up_on": follow_up,
     }
     return EntryInput(values, appointment_at, contact)
+
+
+def search_text_of(title: str, content: str) -> str:
+    """Return the text the word filter searches: title and content, folded.
+
+    Folding is the contact search's: case, full-width forms and, in an
+    extra copy, accents, so "muller", "MÜLLER" and "ｍüｌｌｅｒ" find Müller.
+    """
+    parts = [text.fold(part) for part in (title, content) if part]
+    parts.extend(text.loose_forms(parts, ""))
+    return text.SEARCH_SEPARATOR.join(parts)
 
 
 def _resolve_contact(
@@ -323,11 +356,16 @@ def update_entry(
     owner: str,
     zone: ZoneInfo,
 ) -> None:
-    """Save an edited entry, refusing if someone saved it meanwhile."""
+    """Save an edited entry, refusing if someone saved it meanwhile.
+
+    A new or cleared follow-up date makes the follow-up open again.
+    """
     current = require_entry(db, entry_id)
 
     def work(db: Database) -> bool:
         values = {**entry.values, "updated_at": utcnow()}
+        if entry.values["follow_up_on"] != current["follow_up_on"]:
+            values["follow_up_done"] = False
         if entry.appointment_at is not None and not current["appointment_uuid"]:
             values["appointment_uuid"] = _create_appointment(
                 db, entry, owner=owner, zone=zone
@@ -385,6 +423,21 @@ def set_deleted(db: Database, entry_id: int, *, deleted: bool) -> None:
     log.info("Log entry %s %s", entry_id, "deleted" if deleted else "restored")
 
 
+def set_follow_up_done(db: Database, entry_id: int, *, done: bool) -> None:
+    """Mark an entry's follow-up done or open again; done needs a follow-up date."""
+    current = require_entry(db, entry_id)
+    if done and current["follow_up_on"] is None:
+        raise NoFollowUpDateError(entry_label(current))
+
+    def work(db: Database) -> None:
+        log_data.update_log(
+            db, entry_id, {"follow_up_done": done, "updated_at": utcnow()}
+        )
+
+    db.write(work)
+    log.info("Follow-up of log entry %s %s", entry_id, "done" if done else "reopened")
+
+
 # --- reading ----------------------------------------------------------------
 
 
@@ -426,22 +479,60 @@ def log_query(db: Database, filters: LogFilters, *, zone: ZoneInfo) -> LogQuery:
         contact = contact_data.get_contact(db, filters.contact_id)
         # An unknown contact id matches nothing rather than everything.
         contact_uuid = contact["uuid"] if contact else "-"
-    category = filters.category
+    category, category_contacts = _category_condition(db, filters.category)
     return LogQuery(
         start=start,
         end=end,
         contact_uuid=contact_uuid,
+        contact_uuids=category_contacts,
         contact_name=text.clean(filters.contact_name),
-        category_uuid=category if category else "",
+        category_uuid=category,
         channel=filters.channel if filters.channel in CHANNELS else "",
-        words=tuple(filters.words.split()),
+        words=tuple(text.fold(word) for word in filters.words.split()),
+        follow_up=filters.follow_up if filters.follow_up in FOLLOW_UP_STATES else "",
     )
+
+
+# A category of at most this many contacts, or this percentage of all
+# contacts if that is more, is filtered by its contacts' uuids.
+FEW_CONTACTS = 50
+FEW_CONTACTS_PERCENT = 2
+
+
+def _category_condition(
+    db: Database, category: str
+) -> tuple[str, tuple[str, ...] | None]:
+    """Return the category to join on, or the uuids of its contacts if few.
+
+    The list reads a large category's entries newest first and stops at the
+    page's end. For a small one that would scan most of the log (200 ms on
+    SQLite at 100,000 entries for one contact of 2,000), so its entries are
+    found through their contacts instead.
+    """
+    if not category:
+        return "", None
+    few = max(
+        FEW_CONTACTS, log_data.estimate_contacts(db) * FEW_CONTACTS_PERCENT // 100
+    )
+    uuids = log_data.find_category_contacts(db, category, limit=few)
+    if uuids is None:
+        return category, None
+    return "", tuple(uuids)
+
+
+# The list counts matching entries up to this many and shows "1,000+" past
+# it: a full count of a word or category filter reads all 100,000 entries
+# of a large log (about 200 ms), a capped one stops early (bench/comm_log.py).
+COUNT_CAP = 1000
 
 
 @dataclass
 class LogPage:
     entries: list[dict[str, Any]]
+    # The number of matching entries, or COUNT_CAP when is_total_capped.
     total: int
+    is_total_capped: bool = False
+    has_next: bool = False
 
 
 def list_entries(
@@ -453,13 +544,27 @@ def list_entries(
     limit: int,
     deleted: bool = False,
 ) -> LogPage:
-    """Return one page of matching entries, newest first, and the total."""
+    """Return one page of matching entries, newest first, and their count.
+
+    The count is exact up to COUNT_CAP. The page reads one row more than it
+    shows, to know whether a next page exists without counting.
+    """
     query = log_query(db, filters, zone=zone)
     if deleted:
         query = LogQuery(deleted=True)
-    rows = log_data.find_logs(db, query, limit=limit, offset=offset)
-    total = log_data.count_logs(db, query)
-    return LogPage([entry_view(r, zone) for r in rows], total)
+    rows = log_data.find_logs(db, query, limit=limit + 1, offset=offset)
+    has_next = len(rows) > limit
+    rows = rows[:limit]
+    if not has_next and (rows or offset == 0):
+        # On the last page the count is the entries before it plus its own.
+        total, capped = offset + len(rows), False
+    elif has_next and offset + limit + 1 > COUNT_CAP:
+        total, capped = COUNT_CAP, True
+    else:
+        counted = log_data.count_logs(db, query, cap=COUNT_CAP)
+        total, capped = min(counted, COUNT_CAP), counted > COUNT_CAP
+    views = [entry_view(r, zone) for r in rows]
+    return LogPage(views, total, is_total_capped=capped, has_next=has_next)
 
 
 def neighbours(

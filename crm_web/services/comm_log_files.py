@@ -35,9 +35,12 @@ from crm_web.services.comm_log import (
     CHANNELS,
     CONTENT_MAX,
     CONTENT_MAX_BYTES,
+    FOLLOW_UP_DONE,
+    FOLLOW_UP_STATES,
     TITLE_MAX,
     LogFilters,
     log_query,
+    search_text_of,
 )
 from crm_web.services.exporting import write_table
 from crm_web.services.importing.detect import SourceInfo, detect
@@ -69,7 +72,11 @@ COLUMNS: tuple[tuple[str, Any], ...] = (
     ("title", _l("Title")),
     ("content", _l("Content")),
     ("follow_up_on", _l("Follow up on")),
+    ("follow_up_done", _l("Follow-up done")),
 )
+# The follow-up done column's values: Yes, No, or empty for no follow-up.
+YES = _l("Yes")
+NO = _l("No")
 
 # fmt: off
 # Other spellings of the column headers, besides the labels in every language.
@@ -87,6 +94,16 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
     "content": ("content", "details", "notes", "内容", "沟通内容", "详情", "备注"),
     "follow_up_on": ("follow up", "follow-up", "follow up date", "跟进日期",
                      "下次跟进", "回访日期"),
+    "follow_up_done": ("follow up done", "follow-up done", "done", "已跟进",
+                       "跟进完成", "是否已跟进", "跟进状态", "回访完成"),
+}
+# Other spellings of yes and no in the follow-up done column, besides YES,
+# NO and the follow-up states in every language.
+DONE_SYNONYMS: dict[bool, tuple[str, ...]] = {
+    True: ("yes", "y", "true", "1", "x", "✓", "✔", "√", "done", "是", "已完成",
+           "完成", "已跟进", "已回访"),
+    False: ("no", "n", "false", "0", "open", "否", "未完成", "未跟进", "待跟进",
+            "未回访"),
 }
 CHANNEL_SYNONYMS: dict[str, tuple[str, ...]] = {
     "phone": ("phone", "call", "tel", "telephone", "电话", "打电话"),
@@ -133,7 +150,14 @@ def _record(row: dict[str, Any], zone: ZoneInfo) -> dict[str, Any]:
         "title": row["title"],
         "content": row["content"],
         "follow_up_on": row["follow_up_on"],
+        "follow_up_done": _done_cell(row),
     }
+
+
+def _done_cell(row: dict[str, Any]) -> str:
+    if row["follow_up_done"]:
+        return str(YES)
+    return str(NO) if row["follow_up_on"] else ""
 
 
 def export_log(
@@ -312,6 +336,21 @@ class ContactMatcher:
         )
 
 
+def _done_lookup() -> dict[str, bool]:
+    lookup: dict[str, bool] = {}
+    for done, spellings in DONE_SYNONYMS.items():
+        for spelling in spellings:
+            lookup[normalize_header(spelling)] = done
+    labels = [(YES, True), (NO, False)]
+    labels += [
+        (label, key == FOLLOW_UP_DONE) for key, label in FOLLOW_UP_STATES.items()
+    ]
+    for label, done in labels:
+        for spelling in _translations(label):
+            lookup.setdefault(normalize_header(spelling), done)
+    return lookup
+
+
 def _channel_lookup() -> dict[str, str]:
     lookup: dict[str, str] = {}
     for code, spellings in CHANNEL_SYNONYMS.items():
@@ -332,6 +371,7 @@ class RowConverter:
         self.db, self.plan, self.zone = db, plan, zone
         self.matcher = ContactMatcher(contact_data.find_match_keys(db), region=region)
         self.channels = _channel_lookup()
+        self.done_values = _done_lookup()
         self.seen: dict[str, set[tuple[datetime.datetime, str, str]]] = {}
 
     def convert(self, line: int, cells: list[Any]) -> LogRow:
@@ -346,6 +386,7 @@ class RowConverter:
         content = _text(raw.get("content", "")).replace("\r\n", "\n")
         self._check_text(title, content, row)
         follow_up = self._follow_up(raw.get("follow_up_on"), row)
+        done = self._follow_up_done(raw.get("follow_up_done"), row)
         if row.problems or contact is None or occurred is None:
             row.action = "reject"
             return row
@@ -356,7 +397,9 @@ class RowConverter:
             "channel": channel,
             "title": title,
             "content": content,
+            "search_text": search_text_of(title, content),
             "follow_up_on": follow_up,
+            "follow_up_done": done,
         }
         row.action = "skip" if self._is_stored(row.values) else "insert"
         return row
@@ -443,6 +486,29 @@ class RowConverter:
                 )
             )
         return day
+
+    def _follow_up_done(self, cell: Any, row: LogRow) -> bool:
+        """Read yes or no. An empty cell or a missing column is no."""
+        if isinstance(cell, bool):
+            return cell
+        if isinstance(cell, int | float) and cell in (0, 1):
+            # calamine reads a 1 typed in Excel as 1.0.
+            return bool(cell)
+        if not _filled(cell):
+            return False
+        done = self.done_values.get(normalize_header(_text(cell)))
+        if done is None:
+            row.problems.append(
+                _(
+                    "Follow-up done “%(value)s” is not yes or no. Write “%(yes)s” "
+                    "or “%(no)s”, or leave the cell empty.",
+                    value=_text(cell),
+                    yes=str(YES),
+                    no=str(NO),
+                )
+            )
+            return False
+        return done
 
     def _is_stored(self, values: dict[str, Any]) -> bool:
         """Return whether an equal entry is stored or earlier in the file."""

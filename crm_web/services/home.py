@@ -24,10 +24,18 @@ class DaySummary:
     follow_ups: list[dict[str, Any]]
     recent: list[dict[str, Any]]
     month_totals: dict[str, int]  # currency -> amount in minor units
+    # The entry whose follow-up was just marked done here, offered for undo.
+    just_done: dict[str, Any] | None = None
 
 
-def summarize_day(db: Database, *, zone: ZoneInfo, week_start: str) -> DaySummary:
-    """Gather what the user needs to see first today."""
+def summarize_day(
+    db: Database, *, zone: ZoneInfo, week_start: str, done_id: int | None = None
+) -> DaySummary:
+    """Gather what the user needs to see first today.
+
+    ``done_id`` names an entry whose follow-up the user just marked done;
+    it is offered for undo while it is still done.
+    """
     today = clock.today(zone)
     return DaySummary(
         today=today,
@@ -40,4 +48,14 @@ def summarize_day(db: Database, *, zone: ZoneInfo, week_start: str) -> DaySummar
         ),
         recent=log_data.find_recent(db, RECENT_ENTRIES),
         month_totals=sales.month_totals(db, year=today.year, month=today.month),
+        just_done=_just_done(db, done_id),
     )
+
+
+def _just_done(db: Database, entry_id: int | None) -> dict[str, Any] | None:
+    if entry_id is None:
+        return None
+    row = log_data.get_log(db, entry_id)
+    if row is None or row["deleted"] or not row["follow_up_done"]:
+        return None
+    return row
