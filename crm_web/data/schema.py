@@ -9,8 +9,8 @@ reader holding a table would otherwise block DDL until a lock timeout.
 from __future__ import annotations
 
 import logging
-import uuid
 import re
+import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
