@@ -25,7 +25,7 @@ from crm_web.data import vault as vault_data
 from crm_web.data.db import Database, connect
 from crm_web.errors import InvalidValueError
 from crm_web.logs import FORMAT
-from crm_web.services import search, vault_crypto
+from crm_web.services import audit, search, vault_crypto
 from crm_web.services.preferences import save_preferences
 from crm_web.services.vault_crypto import KdfParams
 from crm_web.services.vault_keys import KeyRing
@@ -279,7 +279,7 @@ def test_app_exit_locks_every_vault(tmp_path: Path) -> None:
         import logging, sys
         from crm_web import create_app
         from crm_web.config import load_settings
-        from crm_web.services import search, vault_crypto
+        from crm_web.services import audit, search, vault_crypto
         vault_crypto.DEFAULT_KDF = vault_crypto.KdfParams(n=2**14)
         logging.basicConfig(filename={str(tmp_path / "exit.log")!r}, level=logging.INFO)
         app = create_app(load_settings(data_dir={str(tmp_path / "data")!r}))
@@ -448,11 +448,29 @@ def test_export_import_through_pages(any_client: FlaskClient) -> None:
     )
     assert response.status_code == HTTPStatus.FOUND
     page = any_client.get("/vault/").get_data(as_text=True)
-    assert "1 entries imported from “备份.r9vault”" in page
+    assert "1 entry imported from “备份.r9vault”; 0 were already" in page
     assert (
         reveal(any_client, entry_uuids(any_client)[0], "password")
         == SECRETS["password"]
     )
+
+
+def test_export_and_import_are_audited(client: FlaskClient, app_db: Database) -> None:
+    set_up(client)
+    add(client)
+    exported = client.post(
+        "/vault/export", data={"password": "file password", "repeat": "file password"}
+    ).data
+    client.post(
+        "/vault/import",
+        data={"password": "file password", "file": (io.BytesIO(exported), "b.r9vault")},
+        content_type="multipart/form-data",
+    )
+    rows, _total = audit.entries(app_db)
+    app_db.release()
+    found = {(r["action"], r["detail"]) for r in rows}
+    assert ("export", "vault entries: 1") in found
+    assert ("import", "vault entries added: 0, skipped: 1") in found
 
 
 def test_import_wrong_password_page(client: FlaskClient) -> None:

@@ -21,6 +21,7 @@ from flask import (
 )
 from flask.blueprints import BlueprintSetupState
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from werkzeug.wrappers import Response
 
 from crm_web import web
@@ -33,7 +34,7 @@ from crm_web.errors import (
     VaultLockedError,
     WrongMasterPasswordError,
 )
-from crm_web.services import sales_contacts, vault_files, vault_passwords
+from crm_web.services import audit, sales_contacts, vault_files, vault_passwords
 from crm_web.services import vault as vault_service
 from crm_web.services.vault import EntryFilters
 from crm_web.services.vault_crypto import MAX_FILE_BYTES
@@ -350,12 +351,19 @@ def export() -> Any:
     vault = require_unlocked()
     form = request.form
     try:
-        data, _count = vault_files.export_vault(
+        data, count = vault_files.export_vault(
             web.db(), vault, form.get("password", ""), form.get("repeat", "")
         )
     except (PasswordTooShortError, PasswordMismatchError) as error:
         return _page("vault/transfer.html", error.status, export_message=error.message)
     name = f"r9crm-vault-{date.today().isoformat()}{EXPORT_SUFFIX}"
+    audit.record(
+        web.db(),
+        "export",
+        user=vault.owner,
+        target=name,
+        detail=f"vault entries: {count}",
+    )
     return Response(
         data,
         mimetype="application/octet-stream",
@@ -386,11 +394,20 @@ def import_file() -> Any:
         if isinstance(error, VaultLockedError | VaultKeyChangedError):
             raise
         return _page("vault/transfer.html", error.status, import_message=error.message)
+    audit.record(
+        web.db(),
+        "import",
+        user=vault.owner,
+        target=filename,
+        detail=f"vault entries added: {summary.added}, skipped: {summary.skipped}",
+    )
     flash(
-        _(
-            "%(added)s entries imported from “%(file)s”; %(skipped)s were "
-            "already in the vault.",
-            added=summary.added,
+        ngettext(
+            "%(num)s entry imported from “%(file)s”; %(skipped)s were already "
+            "in the vault.",
+            "%(num)s entries imported from “%(file)s”; %(skipped)s were already "
+            "in the vault.",
+            summary.added,
             file=filename,
             skipped=summary.skipped,
         )
