@@ -1,4 +1,4 @@
-"""The ``r9crm`` command: window, server, import, export, search and users."""
+"""The ``r9crm`` command: window, server, import, export, search, users, backup."""
 
 from __future__ import annotations
 
@@ -108,6 +108,20 @@ def build_parser() -> argparse.ArgumentParser:
             help="read the password from the first line of standard input",
         )
 
+    backup = commands.add_parser(
+        "backup", help="write a backup zip of the database and the files area"
+    )
+    backup.add_argument(
+        "file", type=Path, help="zip to write; a folder gets a new dated file in it"
+    )
+    restore = commands.add_parser(
+        "restore", help="replace all data with a backup zip (keeps a safety backup)"
+    )
+    restore.add_argument("file", type=Path)
+    restore.add_argument(
+        "--yes", action="store_true", help="restore without asking for confirmation"
+    )
+
     search = commands.add_parser("search", help="print matching contacts")
     search.add_argument("text")
     search.add_argument(
@@ -159,6 +173,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     port = getattr(args, "port", 0)
     window = None if getattr(args, "browser", False) else _window_module()
     server = Server(app, port=port)
+    _start_automatic_backups(app)
     if window is None:
         print(f"R9 CRM is running at {server.url}  (Ctrl+C stops it)", flush=True)
         server.serve_forever()
@@ -169,6 +184,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     finally:
         server.close()
     return 0
+
+
+def _start_automatic_backups(app: Flask) -> None:
+    from crm_web.services.backup_schedule import start_automatic_backups
+
+    start_automatic_backups(app)
 
 
 def _window_module() -> Any:
@@ -185,6 +206,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     app = _app(args)
     server = Server(app, host=args.host, port=args.port)
+    _start_automatic_backups(app)
     print(f"Serving R9 CRM on {server.url}", flush=True)
     server.serve_forever()
     return 0
@@ -281,6 +303,69 @@ def cmd_user(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_backup(args: argparse.Namespace) -> int:
+    from crm_web import web
+    from crm_web.services import audit
+    from crm_web.services.backup import (
+        MANUAL,
+        create_backup,
+        local_now,
+        new_backup_path,
+    )
+
+    app = _app(args)
+    with app.test_request_context():
+        db = web.db()
+        target = args.file
+        if target.is_dir():
+            target = new_backup_path(target, MANUAL, local_now(db))
+        summary = create_backup(db, web.settings(), target)
+        audit.record(db, "backup", user="command line", target=str(summary.path))
+    print(
+        f"Backup written to {summary.path} ({summary.size} bytes): "
+        f"{summary.tables.get('contacts', 0)} contacts, {summary.files} files."
+    )
+    return 0
+
+
+def cmd_restore(args: argparse.Namespace) -> int:
+    from crm_web import web
+    from crm_web.services import audit
+    from crm_web.services.backup import restore_backup
+
+    app = _app(args)
+    if not args.yes:
+        _confirm_restore(args.file, app.extensions["crm_settings"].data_dir)
+    with app.test_request_context():
+        db = web.db()
+        summary = restore_backup(db, web.settings(), args.file)
+        audit.record(db, "restore", user="command line", target=summary.name)
+    print(
+        f"Restored {args.file} (written {summary.created_at}). The data from "
+        f"before the restore is in {summary.safety_path}."
+    )
+    return 0
+
+
+def _confirm_restore(source: Path, data_dir: Path) -> None:
+    question = (
+        f"Replace all contacts, records and files of {data_dir} with the backup "
+        f"{source}? Type yes to go on: "
+    )
+    if not sys.stdin.isatty():
+        raise RestoreNotConfirmedError()
+    if input(question).strip().lower() != "yes":
+        raise RestoreNotConfirmedError()
+
+
+class RestoreNotConfirmedError(UserError):
+    def __init__(self) -> None:
+        super().__init__(
+            "Nothing was restored: confirm by typing yes, or add --yes to "
+            "restore without asking."
+        )
+
+
 def _read_password(from_stdin: bool) -> str:
     import getpass
 
@@ -310,4 +395,6 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "export": cmd_export,
     "search": cmd_search,
     "user": cmd_user,
+    "backup": cmd_backup,
+    "restore": cmd_restore,
 }

@@ -12,6 +12,8 @@ from http import HTTPStatus
 
 from flask_babel import gettext as _
 
+from crm_web.i18n import join_sentences
+
 
 class UserError(Exception):
     """An error caused by input or state the user can fix."""
@@ -460,5 +462,229 @@ class FileNotInTrashError(UserError):
                 "“%(file)s” is not in the trash, so it was not removed for "
                 "good. Delete it first, then remove it from the trash.",
                 file=filename,
+            )
+        )
+
+
+# --- backup and restore -------------------------------------------------
+
+
+class BackupNotFoundError(UserError):
+    status = HTTPStatus.NOT_FOUND
+
+    def __init__(self, path: str) -> None:
+        super().__init__(
+            _(
+                "The backup file %(path)s was not found. Check the folder and "
+                "the file name, then try again.",
+                path=path,
+            )
+        )
+
+
+class BackupExistsError(UserError):
+    status = HTTPStatus.CONFLICT
+
+    def __init__(self, path: str) -> None:
+        super().__init__(
+            _(
+                "%(path)s already exists, so no backup was written. Choose "
+                "another file name, or move the old file away first.",
+                path=path,
+            )
+        )
+
+
+class BackupWriteError(UserError):
+    status = HTTPStatus.INTERNAL_SERVER_ERROR
+
+    def __init__(self, path: str, reason: str) -> None:
+        super().__init__(
+            _(
+                "The backup could not be written to %(path)s (%(reason)s). "
+                "Check that the folder exists, that you may write to it and "
+                "that the disk has free space, or choose another backup folder.",
+                path=path,
+                reason=reason,
+            )
+        )
+
+
+class BackupRejectedError(UserError):
+    """A backup file failed the checks made before anything is replaced."""
+
+    status = HTTPStatus.UNPROCESSABLE_ENTITY
+
+    def __init__(self, problem: str) -> None:
+        super().__init__(
+            join_sentences(
+                [
+                    problem,
+                    _("Nothing was restored, and your current data is unchanged."),
+                ]
+            )
+        )
+
+
+class BackupUnreadableError(BackupRejectedError):
+    def __init__(self, name: str) -> None:
+        super().__init__(
+            _(
+                "“%(name)s” is not a zip file, or it is damaged or cut short "
+                "(perhaps copying it did not finish). Use a complete copy of "
+                "the backup.",
+                name=name,
+            )
+        )
+
+
+class BackupForeignError(BackupRejectedError):
+    def __init__(self, name: str) -> None:
+        super().__init__(
+            _(
+                "“%(name)s” is not an R9 CRM backup: it has no R9 CRM backup "
+                "manifest. Choose a file written by the Backup page or by "
+                "r9crm backup.",
+                name=name,
+            )
+        )
+
+
+class BackupUnsafeEntryError(BackupRejectedError):
+    def __init__(self, name: str, entry: str) -> None:
+        super().__init__(
+            _(
+                "“%(name)s” contains the entry “%(entry)s”, whose path would "
+                "lead outside the folder the backup is unpacked into. Use a "
+                "backup written by R9 CRM.",
+                name=name,
+                entry=entry,
+            )
+        )
+
+
+class BackupManifestError(BackupRejectedError):
+    def __init__(self, name: str, field: str) -> None:
+        super().__init__(
+            _(
+                "The manifest of “%(name)s” is invalid: its field “%(field)s” is "
+                "missing or has a wrong value. Use a backup written by R9 CRM.",
+                name=name,
+                field=field,
+            )
+        )
+
+
+class BackupMismatchError(BackupRejectedError):
+    def __init__(self, name: str, entry: str) -> None:
+        super().__init__(
+            _(
+                "“%(name)s” does not match its own manifest at the entry "
+                "“%(entry)s” (missing, repeated or not listed), so it was "
+                "changed or cut short after it was written. Use another copy "
+                "of the backup.",
+                name=name,
+                entry=entry,
+            )
+        )
+
+
+class BackupDamagedError(BackupRejectedError):
+    def __init__(self, name: str, entry: str) -> None:
+        super().__init__(
+            _(
+                "The entry “%(entry)s” in “%(name)s” is damaged: its content "
+                "differs from what was recorded when the backup was written. "
+                "Use another copy of the backup.",
+                name=name,
+                entry=entry,
+            )
+        )
+
+
+class BackupTooNewError(BackupRejectedError):
+    def __init__(self, name: str, version: int, latest: int) -> None:
+        super().__init__(
+            _(
+                "“%(name)s” was written by a newer version of R9 CRM (database "
+                "version %(version)s; this version has %(latest)s). Install "
+                "the newer R9 CRM, then restore it.",
+                name=name,
+                version=version,
+                latest=latest,
+            )
+        )
+
+
+class BackupFormatError(BackupRejectedError):
+    def __init__(self, name: str, version: int) -> None:
+        super().__init__(
+            _(
+                "“%(name)s” uses backup format %(version)s, which this version "
+                "of R9 CRM cannot read. Install the newer R9 CRM, then restore "
+                "it.",
+                name=name,
+                version=version,
+            )
+        )
+
+
+class BackupTooLargeError(BackupRejectedError):
+    status = HTTPStatus.INSUFFICIENT_STORAGE
+
+    def __init__(self, name: str, needed_mb: int, free_mb: int, folder: str) -> None:
+        super().__init__(
+            _(
+                "Unpacking “%(name)s” needs %(needed)s MB, but the data folder "
+                "%(folder)s has only %(free)s MB free. Free up space on that "
+                "disk, then try again.",
+                name=name,
+                needed=needed_mb,
+                free=free_mb,
+                folder=folder,
+            )
+        )
+
+
+class BackupTooManyEntriesError(BackupRejectedError):
+    def __init__(self, name: str, count: int, limit: int) -> None:
+        super().__init__(
+            _(
+                "“%(name)s” has %(count)s entries, more than the %(limit)s a "
+                "backup may have. Use a backup written by R9 CRM.",
+                name=name,
+                count=count,
+                limit=limit,
+            )
+        )
+
+
+class BackupUnpackError(BackupRejectedError):
+    status = HTTPStatus.INTERNAL_SERVER_ERROR
+
+    def __init__(self, folder: str, reason: str) -> None:
+        super().__init__(
+            _(
+                "The backup could not be unpacked into %(folder)s (%(reason)s). "
+                "Check that the disk has free space and that you may write "
+                "there, then try again.",
+                folder=folder,
+                reason=reason,
+            )
+        )
+
+
+class BackupUploadTooLargeError(UserError):
+    status = HTTPStatus.REQUEST_ENTITY_TOO_LARGE
+
+    def __init__(self, limit_mb: int, folder: str) -> None:
+        super().__init__(
+            _(
+                "The backup file is larger than %(limit)s MB, the most this "
+                "page can receive, so nothing was restored. Copy it into the "
+                "backup folder %(folder)s and restore it from the list there, "
+                "or run r9crm restore with the file.",
+                limit=limit_mb,
+                folder=folder,
             )
         )

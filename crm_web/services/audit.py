@@ -38,6 +38,8 @@ ACTIONS = {
     "export": _l("Export"),
     "delete": _l("Deleted"),
     "purge": _l("Deleted for good"),
+    "backup": _l("Backup written"),
+    "restore": _l("Backup restored"),
 }
 
 

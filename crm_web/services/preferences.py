@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import unicodedata
 from dataclasses import dataclass
+from pathlib import Path
 
 from flask_babel import lazy_gettext as _l
 
@@ -89,6 +90,24 @@ SETTINGS = (
             "Minutes without use after which the account vault locks and asks "
             "for its master password again (1 to 240)."
         ),
+    ),
+    Setting(
+        "backup_folder",
+        "",
+        _l(
+            "Folder for backups, as a full path; empty uses the backups folder "
+            "inside the data folder."
+        ),
+    ),
+    Setting(
+        "backup_every_days",
+        "0",
+        _l("Days between automatic backups (0 turns them off, up to 365)."),
+    ),
+    Setting(
+        "backup_keep",
+        "7",
+        _l("Automatic backups kept; older ones are deleted (1 to 1000)."),
     ),
 )
 SETTINGS_BY_NAME = {s.name: s for s in SETTINGS}
@@ -188,4 +207,42 @@ def _validate(name: str, value: str) -> str:
                 value,
                 str(_l("type a whole number of minutes from 1 to 240.")),
             )
+    if name.startswith("backup_"):
+        return _validate_backup(name, value)
+    return value
+
+
+def _validate_backup(name: str, value: str) -> str:
+    # Full-width digits from a Chinese input method become ASCII.
+    value = unicodedata.normalize("NFKC", value)
+    if name == "backup_every_days" and not (
+        value.isascii() and value.isdigit() and int(value) <= 365
+    ):
+        raise InvalidValueError(
+            str(_l("Days between automatic backups")),
+            value,
+            str(_l("type a whole number from 0 (off) to 365.")),
+        )
+    if name == "backup_keep" and not (
+        value.isascii() and value.isdigit() and 1 <= int(value) <= 1000
+    ):
+        raise InvalidValueError(
+            str(_l("Automatic backups kept")),
+            value,
+            str(_l("type a whole number from 1 to 1000.")),
+        )
+    if name == "backup_folder" and value:
+        folder = Path(value).expanduser()
+        if not folder.is_absolute() or folder.is_file():
+            raise InvalidValueError(
+                str(_l("Backup folder")),
+                value,
+                str(
+                    _l(
+                        "type the full path of a folder, such as D:\\Backups "
+                        "or /home/li/Backups, or leave it empty."
+                    )
+                ),
+            )
+        return str(folder)
     return value
