@@ -80,6 +80,7 @@ BLUEPRINTS = (
     "appointments",
     "areas",
     "auth",
+    "backup",
     "categories",
     "contacts",
     "exports",
