@@ -346,23 +346,22 @@ def test_month_totals_december(db: Database) -> None:
 )
 def test_resolve_contact_by_typed_text(db: Database, typed: str) -> None:
     uuid = add_contact(db, name="张小明", mobile="13812345678", email="zxm@example.com")
-    assert (
-        sales_contacts.resolve_contact(db, contact_uuid="", typed=typed, region="CN")
-        == uuid
-    )
+    found = sales_contacts.resolve_contact(db, {"contact": typed}, region="CN")
+    assert found == uuid
 
 
 def test_resolve_contact_ambiguous_name(db: Database) -> None:
     add_contact(db, name="王芳")
     add_contact(db, name="王芳")
     with pytest.raises(SaleInvalidError) as caught:
-        sales_contacts.resolve_contact(db, contact_uuid="", typed="王芳", region="CN")
-    assert "several contacts" in caught.value.errors["contact"]
+        sales_contacts.resolve_contact(db, {"contact": "王芳"}, region="CN")
+    assert "2 contacts match “王芳”" in caught.value.errors["contact"]
+    assert len(caught.value.candidates) == 2
 
 
 def test_resolve_contact_unknown(db: Database) -> None:
     with pytest.raises(SaleInvalidError) as caught:
-        sales_contacts.resolve_contact(db, contact_uuid="", typed="nobody", region="CN")
+        sales_contacts.resolve_contact(db, {"contact": "nobody"}, region="CN")
     assert "“nobody”" in caught.value.errors["contact"]
 
 

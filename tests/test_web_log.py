@@ -59,7 +59,7 @@ def test_log_page_renders(client: FlaskClient, path: str) -> None:
 def test_new_form_names_contact_from_card(client: FlaskClient, contact_id: int) -> None:
     page = client.get(f"/log/new?contact={contact_id}").get_data(as_text=True)
     assert 'value="张小明"' in page
-    assert f'name="contact_id" value="{contact_id}"' in page
+    assert re.search(r'name="contact_uuid" value="[0-9a-f-]{36}"', page)
 
 
 def test_created_entry_shows_content(client: FlaskClient, contact_id: int) -> None:

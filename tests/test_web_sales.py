@@ -178,8 +178,9 @@ def test_typed_item_offered_in_form(client: FlaskClient) -> None:
 def test_contact_suggestions_json(client: FlaskClient, app_db: Database) -> None:
     contact = contact_service.parse_form({"name": "李华", "company": "南方物流"})
     contact_service.create_contact(app_db, contact, owner="T", region="CN")
-    data = client.get("/sales/contacts?q=李华").get_json()
+    data = client.get("/contacts/suggest?q=lihua").get_json()
     assert data["contacts"][0]["label"] == "李华 · 南方物流"
+    assert data["contacts"][0]["name"] == "李华"
 
 
 def test_import_preview_then_run(client: FlaskClient, tmp_path: Path) -> None:

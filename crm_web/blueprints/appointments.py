@@ -142,6 +142,7 @@ def _render_form(
         appointment=row,
         values=values,
         errors=error.errors if error else {},
+        candidates=error.candidates if error else [],
         message=error.message if error else "",
         reminder_choices=appointment_form.REMINDER_CHOICES,
         zone=service.series_zone(row) if row else _zone(),

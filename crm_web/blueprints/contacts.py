@@ -20,7 +20,7 @@ from werkzeug.wrappers import Response
 
 from crm_web import auth, web
 from crm_web.data import contacts as contact_data
-from crm_web.services import accounts, audit, clock, saved_views
+from crm_web.services import accounts, audit, clock, contact_picker, saved_views
 from crm_web.services import categories as category_service
 from crm_web.services import contacts as contact_service
 from crm_web.services import sharing as sharing_service
@@ -285,6 +285,15 @@ def restore(contact_id: int) -> Response:
     contact_service.set_deleted(web.db(), contact_id, deleted=False)
     flash(_("The contact was restored."))
     return redirect(url_for(".trash"))
+
+
+@bp.get("/suggest")
+def suggest() -> dict[str, Any]:
+    """Return contacts matching the typed text, for the contact fields' lists."""
+    query = request.args.get("q", "")
+    if not query.strip():
+        return {"contacts": []}
+    return {"contacts": contact_picker.suggest_contacts(web.db(), query)}
 
 
 @bp.get("/trash")

@@ -30,7 +30,7 @@ from werkzeug.wrappers import Response
 from crm_web import web
 from crm_web.errors import UserError
 from crm_web.services import categories as category_service
-from crm_web.services import clock
+from crm_web.services import clock, contact_picker
 from crm_web.services import comm_log as log_service
 from crm_web.services import comm_log_files as log_files
 from crm_web.services import contacts as contact_service
@@ -182,8 +182,7 @@ def _new_values() -> dict[str, Any]:
     contact_id = request.args.get("contact", "")
     if contact_id.isdigit():
         contact = contact_service.require_contact(web.db(), int(contact_id))
-        values["contact_id"] = contact["id"]
-        values["contact_query"] = contact["name"] or contact["company"]
+        values.update(contact_picker.field_values(web.db(), contact["uuid"]))
     return values
 
 
@@ -229,7 +228,7 @@ def _edit_values(row: dict[str, Any]) -> dict[str, Any]:
     follow_up = row["follow_up_on"]
     return {
         **row,
-        "contact_query": row["contact_name"] or row["contact_company"] or "",
+        **contact_picker.field_values(web.db(), row["contact_uuid"]),
         "occurred_at": local.strftime("%Y-%m-%dT%H:%M"),
         "follow_up_on": follow_up.isoformat() if follow_up else "",
     }

@@ -27,7 +27,13 @@ from werkzeug.wrappers import Response
 
 from crm_web import web
 from crm_web.services import categories as category_service
-from crm_web.services import money, sales_contacts, sales_io, sales_summary
+from crm_web.services import (
+    contact_picker,
+    money,
+    sales_contacts,
+    sales_io,
+    sales_summary,
+)
 from crm_web.services import sales as sale_service
 from crm_web.services.clock import CURRENCIES
 from crm_web.services.exporting import EXPORT_KINDS, content_type
@@ -57,7 +63,6 @@ FILTER_ARGS = (
     "notes",
     *CUSTOM_FIELDS,
 )
-CONTACT_SUGGESTIONS = 10
 
 
 def _locale() -> str:
@@ -164,7 +169,7 @@ def _new_values() -> dict[str, Any]:
         "sold_on": date.today().isoformat(),
         "currency": prefs["default_currency"],
         "status": "quoted",
-        "contact_uuid": request.args.get("contact", ""),
+        **contact_picker.field_values(web.db(), request.args.get("contact", "")),
     }
 
 
@@ -176,10 +181,7 @@ def _parse_request(row: dict[str, Any] | None) -> sale_service.SaleInput:
         previous=previous,
     )
     sale.values["contact_uuid"] = sales_contacts.resolve_contact(
-        web.db(),
-        contact_uuid=request.form.get("contact_uuid", ""),
-        typed=request.form.get("contact", ""),
-        region=web.region(),
+        web.db(), request.form, region=web.region()
     )
     return sale
 
@@ -215,21 +217,19 @@ def _form_values(row: dict[str, Any]) -> dict[str, Any]:
         "" if price is None else money.plain_unit_price(price, currency)
     )
     values["amount"] = "" if amount is None else money.plain_money(amount, currency)
-    values["contact_uuid"] = row["contact_uuid"] or ""
+    values.update(contact_picker.field_values(web.db(), row["contact_uuid"]))
     return values
 
 
 def _render_form(
     row: dict[str, Any] | None, values: Any, error: SaleInvalidError | None = None
 ) -> tuple[str, int] | str:
-    contact_uuid = values.get("contact_uuid") or ""
     html = render_template(
         "sales/form.html",
         sale=row,
         values=values,
-        contact_name=values.get("contact")
-        or sales_contacts.contact_name(web.db(), contact_uuid),
         errors=error.errors if error else {},
+        candidates=error.candidates if error else [],
         message=error.message if error else "",
         currencies=sorted(CURRENCIES),
         **_choices(),
@@ -266,16 +266,6 @@ def trash() -> str:
     return render_template(
         "sales/trash.html", rows=rows, total=total, statuses=STATUSES
     )
-
-
-@bp.get("/contacts")
-def contact_suggestions() -> dict[str, Any]:
-    """Return contacts matching the typed text, for the form's suggestions."""
-    query = request.args.get("q", "").strip()
-    if not query:
-        return {"contacts": []}
-    found = sales_contacts.suggest_contacts(web.db(), query, limit=CONTACT_SUGGESTIONS)
-    return {"contacts": found}
 
 
 # --- summaries ---------------------------------------------------------------

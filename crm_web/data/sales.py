@@ -26,6 +26,7 @@ from sqlalchemy import (
 from crm_web.data.db import Database
 from crm_web.data.records import as_dicts, check_columns
 from crm_web.data.schema import contacts, sales, utcnow
+from crm_web.data.visibility import visible
 
 INSERT_CHUNK = 1000
 # Columns a summary may group by, besides month, contact and category.
@@ -497,6 +498,7 @@ def find_contacts_by_name(db: Database, name: str) -> list[dict[str, Any]]:
         .where(
             contacts.c.deleted == false(),
             or_(contacts.c.name == name, contacts.c.company == name),
+            visible(contacts),
         )
         .limit(20)
     )

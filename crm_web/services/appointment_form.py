@@ -10,25 +10,21 @@ from flask_babel import gettext as _
 
 from crm_web.data import contacts as contact_data
 from crm_web.data.db import Database
-from crm_web.services import clock
+from crm_web.services import clock, contact_picker
 from crm_web.services.appointments import (
     AppointmentInvalidError,
     Occurrence,
     series_zone,
 )
-from crm_web.services.search import search_contacts
 
 REMINDER_CHOICES = (0, 5, 10, 15, 30, 60, 120, 24 * 60)
-# Maximum number of contacts the error names when the typed text matches several.
-CONTACT_MATCHES_SHOWN = 3
 
 
 def parse_form(db: Database, raw: Mapping[str, Any]) -> dict[str, Any]:
     """Turn the form's text into create_appointment values.
 
-    The contact is the hidden contact_uuid, unless the user typed something
-    else in the contact field. Then the contacts' smart query must find
-    exactly one contact for that text.
+    The contact field follows the rules of crm_web/services/contact_picker.py,
+    the same as in the sales and log forms.
     """
     errors: dict[str, str] = {}
     values: dict[str, Any] = {
@@ -47,11 +43,12 @@ def parse_form(db: Database, raw: Mapping[str, Any]) -> dict[str, Any]:
     values["reminder_minutes"], error = _parse_minutes(raw.get("reminder_minutes", ""))
     if error:
         errors["reminder_minutes"] = error
-    values["contact_uuid"], error = _parse_contact(db, raw)
-    if error:
-        errors["contact"] = error
+    pick = contact_picker.pick_contact(db, raw)
+    values["contact_uuid"] = pick.uuid
+    if pick.error:
+        errors["contact"] = pick.error
     if errors:
-        raise AppointmentInvalidError(errors)
+        raise AppointmentInvalidError(errors, candidates=pick.candidates)
     return values
 
 
@@ -115,36 +112,9 @@ def _parse_minutes(text: str) -> tuple[int | None, str]:
 
 
 def _parse_contact(db: Database, raw: Mapping[str, Any]) -> tuple[str | None, str]:
-    chosen = (raw.get("contact_uuid") or "").strip()
-    typed = " ".join(str(raw.get("contact") or "").split())
-    if chosen and typed == contact_name(db, chosen):
-        return chosen, ""
-    if not typed:
-        return None, ""
-    found = search_contacts(db, typed, limit=CONTACT_MATCHES_SHOWN)
-    if found.total == 1:
-        row = contact_data.get_contact(db, found.ids[0])
-        return (str(row["uuid"]) if row else None), ""
-    if found.total == 0:
-        return None, _(
-            "No contact matches “%(value)s”. Check the spelling, or leave the "
-            "field empty.",
-            value=typed,
-        )
-    rows = contact_data.find_contacts_by_ids(db, found.ids)
-    # A full name typed exactly picks that contact, even when longer names
-    # (王强 and 王强(重复)) also contain it.
-    exact = [r for r in rows if typed in (r["name"], r["company"])]
-    if len(exact) == 1:
-        return str(exact[0]["uuid"]), ""
-    names = ", ".join(f"“{_display_name(r)}”" for r in rows)
-    return None, _(
-        "“%(value)s” matches %(count)s contacts, such as %(names)s. Type more "
-        "of the name, a phone number or an e-mail address.",
-        value=typed,
-        count=found.total,
-        names=names,
-    )
+    """Return the uuid of the contact the form names, and an error or ""."""
+    pick = contact_picker.pick_contact(db, raw)
+    return pick.uuid, pick.error
 
 
 def contact_name(db: Database, contact_uuid: str | None) -> str:

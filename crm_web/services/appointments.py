@@ -72,9 +72,13 @@ PAGE_SIZE = 100
 class AppointmentInvalidError(UserError):
     """One or more fields of an appointment are invalid."""
 
-    def __init__(self, errors: dict[str, str]) -> None:
+    def __init__(
+        self, errors: dict[str, str], candidates: list[dict[str, Any]] | None = None
+    ) -> None:
         super().__init__(" ".join(errors.values()))
         self.errors = errors
+        # Contacts the typed contact text matched, for the user to pick one.
+        self.candidates = candidates or []
 
 
 @dataclass(frozen=True)

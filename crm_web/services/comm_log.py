@@ -31,7 +31,7 @@ from crm_web.data.db import Database
 from crm_web.data.records import new_record
 from crm_web.data.schema import utcnow
 from crm_web.errors import NotFoundError, UserError, VersionConflictError
-from crm_web.services import clock, text
+from crm_web.services import clock, contact_picker, text
 from crm_web.services.importing.values import parse_date, parse_datetime, parse_time
 
 log = logging.getLogger(__name__)
@@ -60,7 +60,6 @@ CONTENT_MAX = 20000
 CONTENT_MAX_BYTES = 65535
 APPOINTMENT_MINUTES = 30
 DEFAULT_FOLLOW_UP_TIME = time(9, 0)
-CONTACT_CHOICES = 10
 APPOINTMENTS_MODULE = "crm_web.services.appointments"
 
 
@@ -171,38 +170,29 @@ def search_text_of(title: str, content: str) -> str:
 def _resolve_contact(
     db: Database, raw: Mapping[str, Any], errors: dict[str, str]
 ) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
-    """Return the chosen contact, or record why none is, with candidates."""
-    chosen = str(raw.get("contact_id") or "").strip()
-    if chosen.isdigit():
-        contact = contact_data.get_contact(db, int(chosen))
-        if contact is not None:
-            return contact, []
-    typed = text.clean(raw.get("contact_query"))
-    if not typed:
-        errors["contact"] = _(
-            "Choose the contact: type part of a name, phone or company and "
-            "pick one of the matches."
-        )
-        return None, []
-    from crm_web.services.search import search_contacts
+    """Return the chosen contact, or record why none is, with candidates.
 
-    found = search_contacts(db, typed, limit=CONTACT_CHOICES)
-    matches = contact_data.find_contacts_by_ids(db, found.ids)
-    if found.total == 1:
-        return matches[0], []
-    if not matches:
-        errors["contact"] = _(
-            "No contact matches “%(value)s”. Check the spelling or create the "
-            "contact first.",
-            value=typed,
-        )
-    else:
-        errors["contact"] = _(
-            "%(count)s contacts match “%(value)s”. Pick one of them below.",
-            count=found.total,
-            value=typed,
-        )
-    return None, matches
+    The contact field follows the rules of crm_web/services/contact_picker.py.
+    A ``contact_id`` (a contact's number) counts as a contact picked from
+    the candidates, and ``contact_query`` as the typed text.
+    """
+    form = {
+        "contact": raw.get("contact", raw.get("contact_query")),
+        "contact_uuid": raw.get("contact_uuid"),
+        "contact_pick": raw.get("contact_pick"),
+    }
+    chosen = str(raw.get("contact_id") or "").strip()
+    if chosen.isdigit() and not form["contact_pick"]:
+        contact = contact_data.get_contact(db, int(chosen))
+        form["contact_pick"] = contact["uuid"] if contact else None
+    pick = contact_picker.pick_contact(db, form)
+    if pick.contact is not None:
+        return pick.contact, []
+    errors["contact"] = pick.error or _(
+        "Choose the contact: type part of a name, phone or company and "
+        "pick one of the matches."
+    )
+    return None, pick.candidates
 
 
 def _parse_occurred(raw: Any, errors: dict[str, str]) -> datetime | None:

@@ -74,9 +74,13 @@ for _code in sorted(CURRENCIES):
 class SaleInvalidError(UserError):
     """One or more fields of a sales record are invalid."""
 
-    def __init__(self, errors: dict[str, str]) -> None:
+    def __init__(
+        self, errors: dict[str, str], candidates: list[dict[str, Any]] | None = None
+    ) -> None:
         super().__init__(" ".join(errors.values()))
         self.errors = errors
+        # Contacts the typed contact text matched, for the user to pick one.
+        self.candidates = candidates or []
 
 
 def clean_value(raw: object) -> str:
