@@ -5,6 +5,10 @@ inside the files area. The path comes only from the hash, which is checked
 to be 64 hex digits, so no file name can place or read a file elsewhere.
 An upload is streamed into ``incoming/`` while it is hashed and counted,
 then renamed into place; a rejected or failed upload leaves nothing behind.
+
+NOTE: the files area is in this computer's data folder. Computers that
+share one MySQL database share the records, but each has only the
+contents added on it; opening another's file reports its content missing.
 """
 
 from __future__ import annotations
