@@ -6,7 +6,7 @@ SERIES repeating series. Each quick view is timed through the service with
 "today" in the middle of that span, in Asia/Shanghai. Its floor is one SQL
 query over the same UTC range with the driver alone (sqlite3 or PyMySQL)
 that returns only ids. The floor of the undated views reads one page of
-ids by start.
+ids by start from today, the page those views open on.
 """
 
 from __future__ import annotations
@@ -88,9 +88,9 @@ def floor_query(view: str) -> tuple[str, dict[str, Any]]:
     if view in ("all", "cancelled"):
         sql = (
             "SELECT id FROM appointments WHERE deleted = 0 "
-            "ORDER BY starts_at DESC LIMIT 100"
+            "AND starts_at >= %(start)s ORDER BY starts_at LIMIT 100"
         )
-        return sql, {}
+        return sql, {"start": service.local_midnight_utc(TODAY, ZONE)}
     first, after_last = service.view_days(view, today=TODAY, week_start=WEEK_START)
     sql = (
         "SELECT id FROM appointments WHERE deleted = 0 "

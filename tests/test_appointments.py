@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from crm_web.data.db import Database
+from crm_web.services import appointment_list
 from crm_web.services import appointments as service
 
 ZONES = ["Asia/Shanghai", "Europe/Berlin"]
@@ -199,17 +200,21 @@ def test_quick_view_cancelled_only(db: Database, zone_name: str) -> None:
 def test_quick_view_all_excludes_cancelled(db: Database, zone_name: str) -> None:
     zone = ZoneInfo(zone_name)
     add_fixed_set(db, zone)
+    today = date(2026, 3, 29)
 
-    found = titles(
-        service.quick_view(
-            db, "all", today=date(2026, 3, 29), zone=zone, week_start="monday"
-        )
+    default = appointment_list.list_page(db, "all", today=today, zone=zone)
+    earlier = appointment_list.list_page(
+        db, "all", today=today, zone=zone, before=default.earlier
+    )
+    from_today = titles(
+        service.quick_view(db, "all", today=today, zone=zone, week_start="monday")
     )
 
-    assert CANCELLED not in found
-    assert DONE in found
-    assert sorted(found) == sorted([*STARTS, DONE])
-    assert found[0] == "2028-03-01 00:00"
+    assert titles(default.occurrences) == from_today
+    assert CANCELLED not in titles(earlier.occurrences) + from_today
+    assert titles(earlier.occurrences) + from_today == sorted([*STARTS, DONE])
+    assert from_today[0] == "2026-03-29 00:00"
+    assert (default.later, earlier.earlier) == (None, None)
 
 
 def test_occurrence_local_day_in_shanghai(db: Database) -> None:

@@ -15,6 +15,7 @@ from crm_web.data.db import Database
 from crm_web.services import appointments as service
 from crm_web.services import clock
 from crm_web.services import contacts as contact_service
+from crm_web.services.appointment_series import format_occurrence_id
 from crm_web.services.preferences import save_preferences
 
 ZONE = ZoneInfo("Asia/Shanghai")
@@ -285,3 +286,183 @@ def test_reminders_json_lists_due(client: FlaskClient) -> None:
     assert [r["title"] for r in body["reminders"]] == ["拜访工厂"]
     assert body["reminders"][0]["key"].count("@") == 1
     assert body["texts"]["dismiss"] == "Dismiss"
+
+
+# --- one occurrence of a series ----------------------------------------------
+
+
+def post_daily(client: FlaskClient, app_db: Database) -> tuple[str, str]:
+    """Create a daily series from today 00:30; return its uuid and today's id."""
+    post_new(client, repeat="daily")
+    uuid = only_uuid(app_db)
+    original = clock.to_utc(today_at(0, 30), ZONE)
+    return uuid, format_occurrence_id(original)
+
+
+def today_rows(client: FlaskClient) -> list[str]:
+    page = client.get("/appointments/?view=today").get_data(as_text=True)
+    return re.findall(r'<tr class="appointment status-(\w+)', page)
+
+
+def test_cancel_one_occurrence(client: FlaskClient, app_db: Database) -> None:
+    uuid, occurrence = post_daily(client, app_db)
+
+    response = client.post(f"/appointments/{uuid}/occurrences/{occurrence}/cancel")
+    cancelled = client.get("/appointments/?view=cancelled").get_data(as_text=True)
+    week = client.get("/appointments/?view=next_week").get_data(as_text=True)
+
+    assert response.status_code == HTTPStatus.FOUND
+    assert today_rows(client) == []
+    assert f'data-occurrence="{occurrence}"' in cancelled
+    assert week.count('class="appointment status-planned') == 7
+    assert service.require_appointment(app_db, uuid)["status"] == "planned"
+
+
+def test_restore_one_occurrence(client: FlaskClient, app_db: Database) -> None:
+    uuid, occurrence = post_daily(client, app_db)
+    client.post(f"/appointments/{uuid}/occurrences/{occurrence}/cancel")
+
+    client.post(f"/appointments/{uuid}/occurrences/{occurrence}/restore")
+
+    assert today_rows(client) == ["planned"]
+
+
+def test_done_one_occurrence(client: FlaskClient, app_db: Database) -> None:
+    uuid, occurrence = post_daily(client, app_db)
+
+    response = client.post(
+        f"/appointments/{uuid}/occurrences/{occurrence}/done", follow_redirects=True
+    )
+
+    assert "This occurrence was marked done." in response.get_data(as_text=True)
+    assert today_rows(client) == ["done"]
+
+
+def test_occurrence_actions_offered(client: FlaskClient, app_db: Database) -> None:
+    uuid, occurrence = post_daily(client, app_db)
+
+    page = client.get("/appointments/?view=today").get_data(as_text=True)
+
+    for action in ("done", "cancel"):
+        assert f"/appointments/{uuid}/occurrences/{occurrence}/{action}" in page
+    assert f"/appointments/{uuid}/occurrences/{occurrence}/move" in page
+    assert f"/appointments/{uuid}/cancel" in page  # the whole series
+
+
+@pytest.mark.parametrize(
+    ("occurrence", "action"),
+    [
+        ("20000101T000000Z", "cancel"),  # not an occurrence of the series
+        ("junk", "cancel"),
+        ("junk", "move"),
+        (None, "delete"),  # no such action
+    ],
+)
+def test_occurrence_not_found(
+    client: FlaskClient, app_db: Database, occurrence: str | None, action: str
+) -> None:
+    uuid, today = post_daily(client, app_db)
+
+    url = f"/appointments/{uuid}/occurrences/{occurrence or today}/{action}"
+    response = client.post(url)
+
+    assert response.status_code == HTTPStatus.NOT_FOUND
+    if occurrence:
+        assert "拜访工厂” has no occurrence at" in response.get_data(as_text=True)
+
+
+def test_move_occurrence_form(client: FlaskClient, app_db: Database) -> None:
+    uuid, occurrence = post_daily(client, app_db)
+    url = f"/appointments/{uuid}/occurrences/{occurrence}/move"
+    form = client.get(url).get_data(as_text=True)
+    later = today_at(0, 30) + timedelta(days=1, hours=14)
+
+    response = client.post(
+        url,
+        data={
+            "starts_at_local": later.strftime("%Y-%m-%dT%H:%M"),
+            "ends_at_local": "",
+            "version": "1",
+            "next": "/appointments/?view=cancelled",
+        },
+    )
+    tomorrow = client.get("/appointments/?view=this_month").get_data(as_text=True)
+
+    assert today_at(0, 30).strftime("%Y-%m-%dT%H:%M") in form
+    assert response.status_code == HTTPStatus.FOUND
+    assert response.headers["Location"] == "/appointments/?view=cancelled"
+    assert today_rows(client) == []
+    assert "14:30–15:30" in tomorrow
+
+
+def test_move_occurrence_invalid(client: FlaskClient, app_db: Database) -> None:
+    uuid, occurrence = post_daily(client, app_db)
+
+    response = client.post(
+        f"/appointments/{uuid}/occurrences/{occurrence}/move",
+        data={"starts_at_local": "2026-02-30T09:00", "version": "1"},
+    )
+
+    assert response.status_code == HTTPStatus.UNPROCESSABLE_ENTITY
+    assert "“2026-02-30T09:00” is not a date and time" in response.get_data(
+        as_text=True
+    )
+
+
+# --- "all" view pages ---------------------------------------------------------
+
+
+def test_all_view_opens_at_today(client: FlaskClient, app_db: Database) -> None:
+    yesterday = today_at(9) - timedelta(days=1)
+    post_new(client, title="昨天", starts_at_local=yesterday.strftime("%Y-%m-%dT%H:%M"))
+    post_new(client, title="今天")
+
+    default = client.get("/appointments/?view=all").get_data(as_text=True)
+    link = re.search(r'href="(/appointments/\?[^"]*before=[^"]+)"', default)
+    assert link is not None
+    earlier = client.get(link.group(1).replace("&amp;", "&")).get_data(as_text=True)
+
+    assert "今天" in default
+    assert "昨天" not in default
+    assert ">From today</a>" not in default
+    assert "昨天" in earlier
+    assert "今天" not in earlier
+    assert ">From today</a>" in earlier
+
+
+# --- .ics file names ------------------------------------------------------------
+
+
+def download_name(response: object) -> str:
+    from werkzeug.http import parse_options_header
+
+    header = response.headers["Content-Disposition"]  # type: ignore[attr-defined]
+    kind, options = parse_options_header(header)
+    assert kind == "attachment"
+    return options["filename"]
+
+
+def test_ics_one_named_after_title(client: FlaskClient, app_db: Database) -> None:
+    post_new(client, title="拜访: 东方/贸易?")
+    uuid = only_uuid(app_db)
+
+    response = client.get(f"/appointments/{uuid}.ics")
+    page = client.get("/appointments/?view=this_week").get_data(as_text=True)
+    expected = f"拜访_ 东方_贸易_-{clock.today(ZONE).isoformat()}.ics"
+
+    assert download_name(response) == expected
+    assert f'data-download="{expected}"' in page
+    assert (
+        f'filename="appointment-{clock.today(ZONE).isoformat()}.ics"'
+        in (response.headers["Content-Disposition"])
+    )
+
+
+def test_ics_all_named_in_user_language(client: FlaskClient) -> None:
+    response = client.get("/appointments/export.ics")
+    page = client.get("/appointments/").get_data(as_text=True)
+    expected = f"appointments-{clock.today(ZONE).isoformat()}.ics"
+
+    assert download_name(response) == expected
+    assert f'data-download="{expected}"' in page
+    assert response.headers["Content-Type"] == "text/calendar; charset=utf-8"

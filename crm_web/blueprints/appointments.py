@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import io
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from http import HTTPStatus
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -11,21 +10,30 @@ from zoneinfo import ZoneInfo
 from babel.dates import format_skeleton
 from flask import (
     Blueprint,
+    abort,
     flash,
     redirect,
     render_template,
     request,
-    send_file,
     url_for,
 )
 from flask_babel import format_date, get_locale
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from werkzeug.wrappers import Response
 
 from crm_web import web
-from crm_web.services import appointment_form, calendar_ics, clock
+from crm_web.services import appointment_form, appointment_list, calendar_ics, clock
 from crm_web.services import appointments as service
-from crm_web.services.appointments import AppointmentInvalidError
+from crm_web.services.appointment_series import (
+    format_occurrence_id,
+    parse_occurrence_id,
+)
+from crm_web.services.appointments import (
+    AppointmentInvalidError,
+    OccurrenceNotFoundError,
+)
+from crm_web.services.download_names import content_disposition
 
 bp = Blueprint("appointments", __name__, url_prefix="/appointments")
 
@@ -48,6 +56,7 @@ def _helpers() -> dict[str, Any]:
         "repeat_labels": service.REPEAT_LABELS,
         "weekday": lambda day: format_date(day, "EEE"),
         "month_title": lambda day: format_skeleton("yMMMM", day, locale=get_locale()),
+        "ics_name": calendar_ics.appointment_file_name,
     }
 
 
@@ -58,26 +67,35 @@ def index() -> str:
         view = DEFAULT_VIEW
     zone = _zone()
     today = clock.today(zone)
-    page = web.int_arg("page", 1, low=1)
-    found = service.quick_view(
-        web.db(), view, today=today, zone=zone, week_start=_week_start(), page=page
-    )
-    dated = view not in ("all", "cancelled")
-    days = (
-        service.view_days(view, today=today, week_start=_week_start())
-        if dated
-        else None
-    )
+    listing, days = None, None
+    if view in appointment_list.LIST_STATUSES:
+        listing = appointment_list.list_page(
+            web.db(),
+            view,
+            today=today,
+            zone=zone,
+            after=request.args.get("after"),
+            before=request.args.get("before"),
+        )
+        found = listing.occurrences
+    else:
+        found = service.quick_view(
+            web.db(), view, today=today, zone=zone, week_start=_week_start()
+        )
+        first, after_last = service.view_days(
+            view, today=today, week_start=_week_start()
+        )
+        days = (first, after_last - timedelta(days=1))
     return render_template(
         "appointments/index.html",
         view=view,
         views=service.QUICK_VIEW_LABELS,
         occurrences=found,
         contacts=appointment_form.contact_names(web.db(), found),
-        days=(days[0], days[1] - timedelta(days=1)) if days else None,
-        page=page,
-        pages=1 if dated else service.count_pages(web.db(), view),
+        days=days,
+        listing=listing,
         today=today,
+        all_ics_name=calendar_ics.calendar_file_name(today),
     )
 
 
@@ -177,6 +195,78 @@ def _back() -> Response:
     return redirect(web.safe_next(request.form.get("next"), url_for(".index")))
 
 
+OCCURRENCE_ACTIONS = {"cancel": "cancelled", "restore": "planned", "done": "done"}
+
+
+@bp.post("/<uuid>/occurrences/<occurrence_id>/<action>")
+def occurrence_status(uuid: str, occurrence_id: str, action: str) -> Response:
+    if action not in OCCURRENCE_ACTIONS:
+        abort(HTTPStatus.NOT_FOUND)
+    original = _original_start(uuid, occurrence_id)
+    service.set_occurrence_status(
+        web.db(), uuid, original, OCCURRENCE_ACTIONS[action], owner=web.owner()
+    )
+    flash(str(_OCCURRENCE_MESSAGES[action]))
+    return _back()
+
+
+_OCCURRENCE_MESSAGES = {
+    "cancel": _l(
+        "This occurrence was cancelled; the others are unchanged. You can "
+        "restore it from the cancelled list."
+    ),
+    "restore": _l("This occurrence is planned again."),
+    "done": _l("This occurrence was marked done."),
+}
+
+
+@bp.route("/<uuid>/occurrences/<occurrence_id>/move", methods=["GET", "POST"])
+def move_occurrence(uuid: str, occurrence_id: str) -> Any:
+    original = _original_start(uuid, occurrence_id)
+    row = service.require_occurrence(web.db(), uuid, original)
+    if request.method == "GET":
+        values = appointment_form.occurrence_form_values(web.db(), row, original)
+        return _render_occurrence_form(row, original, values)
+    try:
+        values = appointment_form.parse_occurrence_form(request.form)
+        version = request.form.get("version", type=int) or row["version"]
+        service.move_occurrence(
+            web.db(), uuid, original, values, version=version, owner=web.owner()
+        )
+    except AppointmentInvalidError as error:
+        return _render_occurrence_form(row, original, request.form, error=error)
+    flash(_("This occurrence was moved; the others are unchanged."))
+    return redirect(_after_save())
+
+
+def _original_start(uuid: str, occurrence_id: str) -> datetime:
+    original = parse_occurrence_id(occurrence_id)
+    if original is None:
+        row = service.require_appointment(web.db(), uuid)
+        raise OccurrenceNotFoundError(row["title"], occurrence_id)
+    return original
+
+
+def _render_occurrence_form(
+    row: dict[str, Any],
+    original: datetime,
+    values: Any,
+    error: AppointmentInvalidError | None = None,
+) -> tuple[str, int] | str:
+    zone = service.series_zone(row)
+    html = render_template(
+        "appointments/occurrence.html",
+        appointment=row,
+        original=clock.to_local(original, zone),
+        occurrence_id=format_occurrence_id(original),
+        values=values,
+        errors=error.errors if error else {},
+        message=error.message if error else "",
+        zone=zone,
+    )
+    return (html, HTTPStatus.UNPROCESSABLE_ENTITY) if error else html
+
+
 @bp.get("/calendar")
 def month() -> str:
     zone = _zone()
@@ -208,19 +298,21 @@ def _month_arg(raw: str | None, today: date) -> date:
 @bp.get("/<uuid>.ics")
 def export_one(uuid: str) -> Response:
     row = service.require_appointment(web.db(), uuid)
-    body = calendar_ics.calendar_bytes([row])
-    return _ics_response(body, "appointment.ics")
+    body = calendar_ics.calendar_file(web.db(), [row])
+    return _ics_response(body, calendar_ics.appointment_file_name(row), "appointment")
 
 
 @bp.get("/export.ics")
 def export_all() -> Response:
-    body = calendar_ics.calendar_bytes(service.all_appointments(web.db()))
-    return _ics_response(body, "appointments.ics")
+    body = calendar_ics.calendar_file(web.db(), service.all_appointments(web.db()))
+    name = calendar_ics.calendar_file_name(clock.today(_zone()))
+    return _ics_response(body, name, "appointments")
 
 
-def _ics_response(body: bytes, name: str) -> Response:
-    return send_file(
-        io.BytesIO(body), mimetype=ICS_TYPE, as_attachment=True, download_name=name
+def _ics_response(body: bytes, name: str, ascii_stem: str) -> Response:
+    disposition = content_disposition(name, ascii_stem=ascii_stem)
+    return Response(
+        body, content_type=ICS_TYPE, headers={"Content-Disposition": disposition}
     )
 
 

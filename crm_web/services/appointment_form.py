@@ -8,9 +8,11 @@ from typing import Any
 
 from flask_babel import gettext as _
 
+from crm_web.data import appointments as appointment_data
 from crm_web.data import contacts as contact_data
 from crm_web.data.db import Database
 from crm_web.services import clock, contact_picker
+from crm_web.services.appointment_series import make_occurrence
 from crm_web.services.appointments import (
     AppointmentInvalidError,
     Occurrence,
@@ -69,6 +71,33 @@ def form_values(row: Mapping[str, Any]) -> dict[str, Any]:
         "repeat": row["repeat"],
         "repeat_until": until.isoformat() if until else "",
         "contact_uuid": row["contact_uuid"] or "",
+        "version": row["version"],
+    }
+
+
+def parse_occurrence_form(raw: Mapping[str, Any]) -> dict[str, Any]:
+    """Turn the form that moves one occurrence into move_occurrence values."""
+    errors: dict[str, str] = {}
+    values: dict[str, Any] = {}
+    for name in ("starts_at_local", "ends_at_local"):
+        values[name], error = _parse_datetime(raw.get(name, ""))
+        if error:
+            errors[name] = error
+    if errors:
+        raise AppointmentInvalidError(errors)
+    return values
+
+
+def occurrence_form_values(
+    db: Database, row: dict[str, Any], original_utc: datetime
+) -> dict[str, Any]:
+    """Return one occurrence's current start and end as the form's text values."""
+    zone = series_zone(row)
+    change = appointment_data.get_occurrence_change(db, row["uuid"], original_utc)
+    occurrence = make_occurrence(row, original_utc, zone, change)
+    return {
+        "starts_at_local": occurrence.starts_at.strftime("%Y-%m-%dT%H:%M"),
+        "ends_at_local": occurrence.ends_at.strftime("%Y-%m-%dT%H:%M"),
         "version": row["version"],
     }
 

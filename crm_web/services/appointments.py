@@ -1,21 +1,19 @@
-"""Appointments: validation, quick views, repeating series and reminders.
+"""Appointments: validation, writes, quick views and reminders.
 
 Start and end are stored as naive UTC with the IANA zone the user typed them
-in. A repeating appointment's occurrences are computed on the wall clock of
-that zone, so a weekly 09:00 meeting in Europe/Berlin stays at 09:00 local
-across daylight-saving changes. Every view range runs from its first day
-00:00 to the day after its last day 00:00 in the viewer's zone.
+in. appointment_series computes a repeating appointment's occurrences and
+applies the changes made to one of them. Every view range runs from its
+first day 00:00 to the day after its last day 00:00 in the viewer's zone.
 """
 
 from __future__ import annotations
 
 import calendar
 import logging
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from collections.abc import Mapping
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -24,11 +22,22 @@ from crm_web.data import appointments as appointment_data
 from crm_web.data.db import Database
 from crm_web.data.records import new_record
 from crm_web.errors import NotFoundError, UserError, VersionConflictError
-from crm_web.services import clock
+from crm_web.services import appointment_list, clock
+from crm_web.services.appointment_series import (
+    STATUSES,
+    Occurrence,
+    is_occurrence,
+    load_series,
+    local_midnight_utc,
+    make_occurrence,
+    rekey_changes,
+    series_occurrences,
+    series_zone,
+    sort_key,
+)
 
 log = logging.getLogger(__name__)
 
-STATUSES = ("planned", "done", "cancelled")
 REPEATS = ("none", *appointment_data.REPEATS)
 QUICK_VIEWS = (
     "today",
@@ -65,8 +74,6 @@ LOCATION_MAX = 200
 # A week: reminders further ahead are of no use while the app is open.
 REMINDER_MAX_MINUTES = 7 * 24 * 60
 DEFAULT_DURATION = timedelta(hours=1)
-# Rows per page of the "all" and "cancelled" views.
-PAGE_SIZE = 100
 
 
 class AppointmentInvalidError(UserError):
@@ -81,27 +88,20 @@ class AppointmentInvalidError(UserError):
         self.candidates = candidates or []
 
 
-@dataclass(frozen=True)
-class Occurrence:
-    """One occurrence of an appointment, in the viewer's zone."""
+class OccurrenceNotFoundError(UserError):
+    """The occurrence a request names is not (or no longer) in its series."""
 
-    appointment: dict[str, Any]
-    starts_at: datetime  # aware, in the viewer's zone
-    ends_at: datetime
-    starts_at_utc: datetime  # naive UTC, as stored
+    status = NotFoundError.status
 
-    @property
-    def uuid(self) -> str:
-        return str(self.appointment["uuid"])
-
-    @property
-    def key(self) -> str:
-        """Identify this occurrence, such as for a dismissed reminder."""
-        return f"{self.uuid}@{self.starts_at_utc.isoformat()}"
-
-    @property
-    def local_date(self) -> date:
-        return self.starts_at.date()
+    def __init__(self, title: str, when: str) -> None:
+        super().__init__(
+            _(
+                "“%(title)s” has no occurrence at %(when)s. The appointment "
+                "may have been changed; go back to the list and try again.",
+                title=title,
+                when=when,
+            )
+        )
 
 
 # --- validation and writes ----------------------------------------------
@@ -133,22 +133,51 @@ def update_appointment(
     version: int,
     zone: ZoneInfo,
 ) -> None:
-    """Store edited values, unless someone saved the appointment meanwhile."""
+    """Store edited values, unless someone saved the appointment meanwhile.
+
+    Changes to single occurrences follow their occurrences (see
+    appointment_series.rekey_changes).
+    """
     current = require_appointment(db, uuid)
     row = validate(values, zone=zone)
 
     def work(db: Database) -> bool:
-        return appointment_data.update_appointment(
+        if not appointment_data.update_appointment(
             db, uuid, row, expected_version=version
-        )
+        ):
+            return False
+        _rekey_occurrence_changes(db, current, {**current, **row})
+        return True
 
     if not db.write(work):
         raise VersionConflictError(current["title"])
     log.info("Appointment %s updated", uuid)
 
 
+def _rekey_occurrence_changes(
+    db: Database, old_row: dict[str, Any], new_row: dict[str, Any]
+) -> None:
+    changes = appointment_data.find_occurrence_changes(db, [old_row["uuid"]])
+    new_keys = rekey_changes(old_row, new_row, changes)
+    if not new_keys:
+        return
+    # Deleted and inserted again, because updating the keys one by one
+    # could give two rows the same key for a moment.
+    appointment_data.delete_occurrence_changes(db, old_row["uuid"])
+    for change in changes:
+        original = new_keys.get(change["uuid"], change["original_starts_at"])
+        row = {k: v for k, v in change.items() if k != "id"}
+        appointment_data.insert_occurrence_change(
+            db, {**row, "original_starts_at": original}
+        )
+
+
 def set_status(db: Database, uuid: str, status: str) -> None:
-    """Mark an appointment (all occurrences of a series) planned, done or cancelled."""
+    """Mark an appointment planned, done or cancelled.
+
+    For a series this is the status of every occurrence that has no status
+    of its own.
+    """
     if status not in STATUSES:
         raise ValueError(f"unknown appointment status {status!r}")
     require_appointment(db, uuid)
@@ -165,15 +194,105 @@ def require_appointment(db: Database, uuid: str) -> dict[str, Any]:
     return row
 
 
+def set_occurrence_status(
+    db: Database, uuid: str, original_utc: datetime, status: str, *, owner: str
+) -> None:
+    """Mark one occurrence of a series planned, done or cancelled.
+
+    Only a status that differs from the series' is stored, so an occurrence
+    set back to the series' status follows the series again.
+    """
+    if status not in STATUSES:
+        raise ValueError(f"unknown appointment status {status!r}")
+
+    def work(db: Database) -> None:
+        row = require_occurrence(db, uuid, original_utc)
+        stored = None if status == row["status"] else status
+        _save_occurrence_change(db, row, original_utc, {"status": stored}, owner)
+
+    db.write(work)
+    log.info("Appointment %s occurrence %s marked %s", uuid, original_utc, status)
+
+
+def move_occurrence(
+    db: Database,
+    uuid: str,
+    original_utc: datetime,
+    values: Mapping[str, Any],
+    *,
+    version: int,
+    owner: str,
+) -> None:
+    """Give one occurrence of a series its own start and end.
+
+    ``values`` contains starts_at_local and ends_at_local, wall-clock times
+    in the series' zone; a missing end keeps the series' duration. Moving
+    it back to the series' times drops the move.
+    """
+    row = require_occurrence(db, uuid, original_utc)
+    zone = series_zone(row)
+    duration = row["ends_at"] - row["starts_at"]
+    starts, ends = _validate_times(values, default_duration=duration)
+    starts_utc, ends_utc = clock.to_utc(starts, zone), clock.to_utc(ends, zone)
+    moved: dict[str, Any] = {"starts_at": starts_utc, "ends_at": ends_utc}
+    if starts_utc == original_utc and ends_utc - starts_utc == duration:
+        moved = {"starts_at": None, "ends_at": None}
+
+    def work(db: Database) -> bool:
+        current = require_occurrence(db, uuid, original_utc)
+        if current["version"] != version:
+            return False
+        _save_occurrence_change(db, current, original_utc, moved, owner)
+        return True
+
+    if not db.write(work):
+        raise VersionConflictError(row["title"])
+    log.info("Appointment %s occurrence %s moved", uuid, original_utc)
+
+
+def require_occurrence(
+    db: Database, uuid: str, original_utc: datetime
+) -> dict[str, Any]:
+    """Return the series, or raise if it has no occurrence at ``original_utc``."""
+    row = require_appointment(db, uuid)
+    if row["repeat"] == "none" or not is_occurrence(row, original_utc):
+        local = clock.to_local(original_utc, series_zone(row))
+        raise OccurrenceNotFoundError(row["title"], local.strftime("%Y-%m-%d %H:%M"))
+    return row
+
+
+def _save_occurrence_change(
+    db: Database,
+    row: dict[str, Any],
+    original_utc: datetime,
+    values: dict[str, Any],
+    owner: str,
+) -> None:
+    existing = appointment_data.get_occurrence_change(db, row["uuid"], original_utc)
+    if existing is None:
+        change = {
+            **new_record(owner),
+            "appointment_uuid": row["uuid"],
+            "original_starts_at": original_utc,
+            "status": None,
+            "starts_at": None,
+            "ends_at": None,
+            **values,
+        }
+        appointment_data.insert_occurrence_change(db, change)
+    else:
+        appointment_data.update_occurrence_change(db, existing["uuid"], values)
+    # A new version of the series lets calendars that imported its .ics take
+    # the changed one (SEQUENCE), and lets an open edit form see the change.
+    appointment_data.update_appointment(db, row["uuid"], {})
+
+
 def validate(values: Mapping[str, Any], *, zone: ZoneInfo) -> dict[str, Any]:
     """Return the columns to store, or raise AppointmentInvalidError."""
     errors: dict[str, str] = {}
     title = " ".join(str(values.get("title") or "").split())
     location = " ".join(str(values.get("location") or "").split())
     starts = values.get("starts_at_local")
-    ends = values.get("ends_at_local") or (
-        starts + DEFAULT_DURATION if isinstance(starts, datetime) else None
-    )
     repeat = values.get("repeat") or "none"
     until = values.get("repeat_until") if repeat != "none" else None
     reminder = values.get("reminder_minutes")
@@ -184,10 +303,7 @@ def validate(values: Mapping[str, Any], *, zone: ZoneInfo) -> dict[str, Any]:
         errors["title"] = _too_long(_("Title"), title, TITLE_MAX)
     if len(location) > LOCATION_MAX:
         errors["location"] = _too_long(_("Location"), location, LOCATION_MAX)
-    if not isinstance(starts, datetime):
-        errors["starts_at_local"] = _("Enter the start date and time.")
-    elif isinstance(ends, datetime) and ends < starts:
-        errors["ends_at_local"] = _("The end is before the start. Enter a later end.")
+    errors.update(_time_errors(values))
     if repeat not in REPEATS:
         errors["repeat"] = _("Choose how the appointment repeats.")
     if isinstance(starts, datetime) and until is not None and until < starts.date():
@@ -203,7 +319,7 @@ def validate(values: Mapping[str, Any], *, zone: ZoneInfo) -> dict[str, Any]:
     if errors:
         raise AppointmentInvalidError(errors)
 
-    assert isinstance(starts, datetime) and isinstance(ends, datetime)
+    starts, ends = _validate_times(values, default_duration=DEFAULT_DURATION)
     return {
         "contact_uuid": values.get("contact_uuid") or None,
         "title": title,
@@ -216,6 +332,28 @@ def validate(values: Mapping[str, Any], *, zone: ZoneInfo) -> dict[str, Any]:
         "repeat": repeat,
         "repeat_until": until,
     }
+
+
+def _time_errors(values: Mapping[str, Any]) -> dict[str, str]:
+    starts = values.get("starts_at_local")
+    ends = values.get("ends_at_local")
+    if not isinstance(starts, datetime):
+        return {"starts_at_local": _("Enter the start date and time.")}
+    if isinstance(ends, datetime) and ends < starts:
+        return {"ends_at_local": _("The end is before the start. Enter a later end.")}
+    return {}
+
+
+def _validate_times(
+    values: Mapping[str, Any], *, default_duration: timedelta
+) -> tuple[datetime, datetime]:
+    """Return the local start and end, or raise AppointmentInvalidError."""
+    errors = _time_errors(values)
+    if errors:
+        raise AppointmentInvalidError(errors)
+    starts: datetime = values["starts_at_local"]
+    ends: datetime = values.get("ends_at_local") or starts + default_duration
+    return starts, ends
 
 
 def _too_long(field: str, value: str, limit: int) -> str:
@@ -231,78 +369,6 @@ def _too_long(field: str, value: str, limit: int) -> str:
 # --- occurrences --------------------------------------------------------
 
 
-def series_zone(row: Mapping[str, Any]) -> ZoneInfo:
-    """Return the zone an appointment was entered in (UTC if unknown)."""
-    try:
-        return ZoneInfo(str(row["time_zone"]))
-    except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo("UTC")
-
-
-def _nth_local_start(first: datetime, repeat: str, n: int) -> datetime | None:
-    """Return the n-th wall-clock start of a series, None for a skipped month."""
-    if repeat == "daily":
-        return first + timedelta(days=n)
-    if repeat == "weekly":
-        return first + timedelta(weeks=n)
-    years, month = divmod(first.month - 1 + n, 12)
-    year = first.year + years
-    if first.day > calendar.monthrange(year, month + 1)[1]:
-        # Like RFC 5545: the 31st repeats only in months that have a 31st.
-        return None
-    return first.replace(year=year, month=month + 1)
-
-
-def _index_before(first: datetime, repeat: str, day: date) -> int:
-    """Return an occurrence number at or before the first one on ``day``."""
-    days = (day - first.date()).days
-    if repeat == "daily":
-        estimate = days
-    elif repeat == "weekly":
-        estimate = days // 7
-    else:
-        estimate = (day.year - first.year) * 12 + day.month - first.month
-    return max(0, estimate - 1)
-
-
-def expand_series(
-    row: Mapping[str, Any], start_utc: datetime, end_utc: datetime
-) -> Iterator[datetime]:
-    """Yield the naive UTC starts of a series' occurrences in [start, end)."""
-    zone = series_zone(row)
-    first = clock.to_local(row["starts_at"], zone).replace(tzinfo=None)
-    repeat = row["repeat"]
-    until: date | None = row["repeat_until"]
-    start_day = clock.to_local(start_utc, zone).date()
-    n = _index_before(first, repeat, start_day)
-    while True:
-        local = _nth_local_start(first, repeat, n)
-        n += 1
-        if local is None:
-            continue
-        if until is not None and local.date() > until:
-            return
-        # NOTE: a wall-clock time that a DST change skips or repeats is
-        # resolved by zoneinfo's fold=0 rule (the offset before the change).
-        starts = clock.to_utc(local, zone)
-        if starts >= end_utc:
-            return
-        if starts >= start_utc:
-            yield starts
-
-
-def _occurrence(
-    row: dict[str, Any], starts_utc: datetime, zone: ZoneInfo
-) -> Occurrence:
-    duration = row["ends_at"] - row["starts_at"]
-    return Occurrence(
-        appointment=row,
-        starts_at=clock.to_local(starts_utc, zone),
-        ends_at=clock.to_local(starts_utc + duration, zone),
-        starts_at_utc=starts_utc,
-    )
-
-
 def occurrences_between(
     db: Database,
     start_utc: datetime,
@@ -313,36 +379,25 @@ def occurrences_between(
 ) -> list[Occurrence]:
     """Return occurrences starting in [start_utc, end_utc), by start.
 
-    Non-repeating appointments come from an indexed range query; the few
-    repeating series are read whole and expanded here.
+    ``statuses`` filters on each occurrence's own status. Non-repeating
+    appointments come from an indexed range query; the few repeating series
+    are read whole and expanded here.
     """
     found = [
-        _occurrence(row, row["starts_at"], zone)
+        make_occurrence(row, row["starts_at"], zone)
         for row in appointment_data.find_single_between(
             db, start_utc, end_utc, statuses=statuses
         )
     ]
-    series = appointment_data.find_series(
-        db, statuses=statuses, starting_before=end_utc
-    )
-    for row in series:
-        for starts in expand_series(row, start_utc, end_utc):
-            found.append(_occurrence(row, starts, zone))
-    found.sort(key=lambda o: (o.starts_at_utc, o.appointment["id"]))
+    for series in load_series(db):
+        if series.may_have(statuses):
+            found.extend(
+                occurrence
+                for occurrence in series_occurrences(series, start_utc, end_utc, zone)
+                if occurrence.status in statuses
+            )
+    found.sort(key=sort_key)
     return found
-
-
-def next_occurrence(
-    row: dict[str, Any], after_utc: datetime, *, zone: ZoneInfo
-) -> Occurrence:
-    """Return a series' first occurrence at or after ``after_utc``.
-
-    A series that has ended returns its first occurrence instead.
-    """
-    far = after_utc + timedelta(days=366 * 2)
-    for starts in expand_series(row, after_utc, far):
-        return _occurrence(row, starts, zone)
-    return _occurrence(row, row["starts_at"], zone)
 
 
 # --- quick views --------------------------------------------------------
@@ -372,32 +427,18 @@ def _add_month(first_day: date) -> date:
     return first_day.replace(month=first_day.month + 1)
 
 
-def local_midnight_utc(day: date, zone: ZoneInfo) -> datetime:
-    """Return 00:00 of ``day`` in ``zone`` as naive UTC."""
-    return clock.to_utc(datetime.combine(day, time()), zone)
-
-
 def quick_view(
-    db: Database,
-    name: str,
-    *,
-    today: date,
-    zone: ZoneInfo,
-    week_start: str,
-    page: int = 1,
+    db: Database, name: str, *, today: date, zone: ZoneInfo, week_start: str
 ) -> list[Occurrence]:
     """Return the occurrences one of QUICK_VIEWS lists.
 
     Dated views list every occurrence in their range, by start. "all" and
-    "cancelled" list each series once (with its next occurrence from today)
-    and then the non-repeating appointments latest first, PAGE_SIZE of them
-    per ``page``.
+    "cancelled" list the page of appointment_list.list_page from today.
     """
     if name not in QUICK_VIEWS:
         raise ValueError(f"unknown quick view {name!r}")
-    if name in ("all", "cancelled"):
-        statuses = ("cancelled",) if name == "cancelled" else ("planned", "done")
-        return _undated_view(db, statuses, today=today, zone=zone, page=page)
+    if name in appointment_list.LIST_STATUSES:
+        return appointment_list.list_page(db, name, today=today, zone=zone).occurrences
     first, after_last = view_days(name, today=today, week_start=week_start)
     return occurrences_between(
         db,
@@ -405,36 +446,6 @@ def quick_view(
         local_midnight_utc(after_last, zone),
         zone=zone,
     )
-
-
-def _undated_view(
-    db: Database,
-    statuses: tuple[str, ...],
-    *,
-    today: date,
-    zone: ZoneInfo,
-    page: int,
-) -> list[Occurrence]:
-    found: list[Occurrence] = []
-    if page == 1:
-        start_of_today = local_midnight_utc(today, zone)
-        series = appointment_data.find_series(db, statuses=statuses)
-        found = sorted(
-            (next_occurrence(row, start_of_today, zone=zone) for row in series),
-            key=lambda o: o.starts_at_utc,
-        )
-    singles = appointment_data.find_single(
-        db, statuses=statuses, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE
-    )
-    found.extend(_occurrence(row, row["starts_at"], zone) for row in singles)
-    return found
-
-
-def count_pages(db: Database, name: str) -> int:
-    """Return how many pages the "all" or "cancelled" view has."""
-    statuses = ("cancelled",) if name == "cancelled" else ("planned", "done")
-    rows = appointment_data.count_single(db, statuses=statuses)
-    return max(1, -(-rows // PAGE_SIZE))
 
 
 def appointments_for_contact(db: Database, contact_uuid: str) -> list[dict[str, Any]]:
