@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 import icalendar
 import pytest
+from dateutil.rrule import rruleset, rrulestr
 from flask.testing import FlaskClient
 
 from crm_web.data.db import Database
@@ -466,3 +467,112 @@ def test_ics_all_named_in_user_language(client: FlaskClient) -> None:
     assert download_name(response) == expected
     assert f'data-download="{expected}"' in page
     assert response.headers["Content-Type"] == "text/calendar; charset=utf-8"
+
+
+# --- the same local day on the page and in the .ics files --------------------
+
+TIMES = ["00:00", "00:30", "23:30", "23:59"]
+MONDAYS = ["2026-03-02", "2026-03-09", "2026-03-16", "2026-03-23", "2026-03-30"]
+
+
+def add_weekly_at_times(app_db: Database, zone: ZoneInfo) -> list[str]:
+    """Store a weekly series per time from Monday 2026-03-02, 03-16 cancelled."""
+    uuids = []
+    for time_text in TIMES:
+        starts = datetime.fromisoformat(f"2026-03-02 {time_text}")
+        values = {
+            "title": f"每周 {time_text}",
+            "starts_at_local": starts,
+            "ends_at_local": starts + timedelta(minutes=20),
+            "repeat": "weekly",
+            "repeat_until": datetime(2026, 3, 30).date(),
+        }
+        uuid = service.create_appointment(app_db, values, owner="Test", zone=zone)
+        cancelled = clock.to_utc(starts + timedelta(weeks=2), zone)
+        service.set_occurrence_status(app_db, uuid, cancelled, "cancelled", owner="T")
+        uuids.append(uuid)
+    app_db.release()
+    return uuids
+
+
+def expected_days() -> set[tuple[str, str, str]]:
+    return {
+        (f"每周 {time_text}", day, time_text)
+        for time_text in TIMES
+        for day in MONDAYS
+        if day != "2026-03-16"
+    }
+
+
+def calendar_days(client: FlaskClient, month: str) -> set[tuple[str, str, str]]:
+    page = client.get(f"/appointments/calendar?month={month}").get_data(as_text=True)
+    found = set()
+    for day, cell in re.findall(r'data-date="([\d-]+)">(.*?)</td>', page, re.S):
+        for time_text, title in re.findall(
+            r'<span class="time">([\d:]+)</span> ([^<]+)</a>', cell
+        ):
+            found.add((title.strip(), day, time_text))
+    return found
+
+
+def ics_days(body: bytes, zone: ZoneInfo) -> set[tuple[str, str, str]]:
+    """Expand every VEVENT as a phone calendar would and return local days."""
+    found = set()
+    for event in icalendar.Calendar.from_ical(body).walk("VEVENT"):
+        rules = rruleset()
+        starts = event.decoded("DTSTART")
+        rules.rrule(rrulestr(event["RRULE"].to_ical().decode(), dtstart=starts))
+        if "EXDATE" in event:
+            for exdate in event["EXDATE"].dts:
+                rules.exdate(exdate.dt)
+        for occurrence in rules:
+            moment = occurrence.astimezone(zone)
+            found.add((str(event["SUMMARY"]), f"{moment:%Y-%m-%d}", f"{moment:%H:%M}"))
+    return found
+
+
+def test_shanghai_days_on_page(client: FlaskClient, app_db: Database) -> None:
+    add_weekly_at_times(app_db, ZONE)
+
+    assert calendar_days(client, "2026-03") == expected_days()
+
+
+def test_shanghai_days_in_ics_export(client: FlaskClient, app_db: Database) -> None:
+    uuids = add_weekly_at_times(app_db, ZONE)
+
+    exported = ics_days(client.get("/appointments/export.ics").data, ZONE)
+    one_by_one = set().union(
+        *(ics_days(client.get(f"/appointments/{u}.ics").data, ZONE) for u in uuids)
+    )
+
+    assert exported == expected_days()
+    assert one_by_one == expected_days()
+
+
+def test_berlin_weekly_across_dst(client: FlaskClient, app_db: Database) -> None:
+    berlin = ZoneInfo("Europe/Berlin")
+    save_preferences(app_db, {"time_zone": "Europe/Berlin"})
+    values = {
+        "title": "Jour fixe",
+        "starts_at_local": datetime(2026, 3, 23, 9, 0),
+        "repeat": "weekly",
+        "repeat_until": datetime(2026, 4, 6).date(),
+    }
+    uuid = service.create_appointment(app_db, values, owner="Test", zone=berlin)
+    app_db.release()
+
+    page = calendar_days(client, "2026-03") | calendar_days(client, "2026-04")
+    body = client.get(f"/appointments/{uuid}.ics").data
+    (event,) = icalendar.Calendar.from_ical(body).walk("VEVENT")
+    rules = rrulestr(
+        event["RRULE"].to_ical().decode(), dtstart=event.decoded("DTSTART")
+    )
+    utc_hours = [o.astimezone(ZoneInfo("UTC")).hour for o in rules]
+
+    expected = {
+        ("Jour fixe", day, "09:00")
+        for day in ("2026-03-23", "2026-03-30", "2026-04-06")
+    }
+    assert page == expected
+    assert ics_days(body, berlin) == expected
+    assert utc_hours == [8, 7, 7]
