@@ -188,6 +188,21 @@ def get_schema_version(conn: Connection) -> int:
     return int(version or 0)
 
 
+def advance_counter(conn: Connection, name: str, *, above: int) -> None:
+    """Set counter ``name`` past both its own value and ``above``."""
+    counters = schema.counters
+    current = conn.execute(
+        select(counters.c.value).where(counters.c.name == name)
+    ).scalar_one_or_none()
+    value = max(int(current or 0), above) + 1
+    if current is None:
+        conn.execute(counters.insert().values(name=name, value=value))
+    else:
+        conn.execute(
+            counters.update().where(counters.c.name == name).values(value=value)
+        )
+
+
 def copy_rows(source: Connection, target: Connection) -> dict[str, int]:
     """Replace the rows of every schema table in ``target`` with ``source``'s.
 

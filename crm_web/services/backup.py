@@ -35,6 +35,7 @@ from crm_web.config import Settings
 from crm_web.data import backup as backup_data
 from crm_web.data import schema
 from crm_web.data.db import Database
+from crm_web.data.records import get_revision
 from crm_web.errors import (
     BackupDamagedError,
     BackupExistsError,
@@ -79,6 +80,8 @@ BACKUP_NAME = re.compile(
     r"r9crm-(backup|auto|before-restore)-(\d{8}-\d{6})(?:-(\d{1,3}))?\.zip"
 )
 PARTIAL_PREFIX = ".r9crm-partial-"
+# The counter whose change makes every process reload its contact index.
+PURGE_COUNTER = "contacts_purged"
 
 
 @dataclass(frozen=True)
@@ -369,6 +372,7 @@ def _restore(
         unpacked.mkdir()
         manifest = unpack_backup(source, unpacked, name=name)
         staged = _stage_database(manifest, unpacked, scratch, name)
+        _mark_contacts_replaced(db, staged)
         safety = new_backup_path(safety_folder(settings), SAFETY, local_now(db))
         _write_backup(db, settings, safety)
         _replace(db, settings, staged, unpacked / FILES_PREFIX.rstrip("/"), scratch)
@@ -406,6 +410,19 @@ def _stage_database(
             backup_data.copy_rows(conn, target)
             target.commit()
     return staged
+
+
+def _mark_contacts_replaced(db: Database, staged: Path) -> None:
+    """Advance the purge counter, so every process reloads its search index.
+
+    Each process's index reloads in full when this counter changes, and the
+    restored value could equal the one it has seen.
+    """
+    seen = get_revision(db, PURGE_COUNTER)
+    db.release()
+    with backup_data.open_sqlite(staged) as conn:
+        backup_data.advance_counter(conn, PURGE_COUNTER, above=seen)
+        conn.commit()
 
 
 def _upgrade(conn: Any) -> None:
