@@ -257,3 +257,18 @@ def test_sort_by_unit_price(client: FlaskClient) -> None:
     create(client, item="Cheap", quantity="1", unit_price="0.035")
     page = client.get("/sales/?sort=unit_price_micro&dir=asc").get_data(as_text=True)
     assert page.index("Cheap") < page.index("Dear")
+
+
+def test_picked_contact_kept_after_error(client: FlaskClient, app_db: Database) -> None:
+    for company in ("南方物流", "西部五金"):
+        contact = contact_service.parse_form({"name": "王芳", "company": company})
+        contact_service.create_contact(
+            app_db, contact, owner="T", region="CN", allow_duplicate=True
+        )
+    chosen = app_db.query("SELECT uuid FROM contacts ORDER BY id")[1]["uuid"]
+    form = {"sold_on": "soon", "contact": "王芳", "contact_pick": chosen}
+    response = client.post("/sales/new", data=form)
+    page = response.get_data(as_text=True)
+    assert response.status_code == HTTPStatus.UNPROCESSABLE_ENTITY
+    assert f'name="contact_uuid" value="{chosen}"' in page
+    assert 'name="contact_pick"' not in page

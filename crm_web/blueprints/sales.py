@@ -158,7 +158,7 @@ def new() -> Any:
         sale = _parse_request(None)
         sale_service.create_sale(web.db(), sale, owner=web.owner())
     except SaleInvalidError as error:
-        return _render_form(None, request.form, error)
+        return _render_form(None, _posted_values(), error)
     flash(_("Sales record saved."))
     return redirect(web.safe_next(request.form.get("next"), url_for(".index")))
 
@@ -198,7 +198,7 @@ def edit(sale_id: int) -> Any:
             web.db(), sale_id, sale, version=version, owner=web.owner()
         )
     except SaleInvalidError as error:
-        return _render_form(row, request.form, error)
+        return _render_form(row, _posted_values(), error)
     flash(_("Sales record saved."))
     return redirect(web.safe_next(request.form.get("next"), url_for(".index")))
 
@@ -218,6 +218,15 @@ def _form_values(row: dict[str, Any]) -> dict[str, Any]:
     )
     values["amount"] = "" if amount is None else money.plain_money(amount, currency)
     values.update(contact_picker.field_values(web.db(), row["contact_uuid"]))
+    return values
+
+
+def _posted_values() -> dict[str, Any]:
+    """Return the posted values, showing a contact already picked as chosen."""
+    values = request.form.to_dict()
+    pick = contact_picker.pick_contact(web.db(), request.form, region=web.region())
+    if pick.contact is not None:
+        values.update(contact_picker.field_values(web.db(), pick.uuid))
     return values
 
 
