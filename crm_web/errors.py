@@ -510,6 +510,19 @@ class BackupWriteError(UserError):
         )
 
 
+class BackupInFilesAreaError(UserError):
+    def __init__(self, path: str, files_dir: str) -> None:
+        super().__init__(
+            _(
+                "%(path)s is inside the files area %(files)s, which every "
+                "backup copies and every restore replaces, so no backup was "
+                "written. Choose a backup folder outside it.",
+                path=path,
+                files=files_dir,
+            )
+        )
+
+
 class BackupRejectedError(UserError):
     """A backup file failed the checks made before anything is replaced."""
 

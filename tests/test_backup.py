@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import time
 import uuid
 import zipfile
 from collections.abc import Iterator
@@ -26,7 +28,7 @@ from crm_web.cli import main
 from crm_web.config import Settings, load_settings
 from crm_web.data import schema
 from crm_web.data.db import Database, connect
-from crm_web.errors import BackupExistsError
+from crm_web.errors import BackupExistsError, BackupInFilesAreaError
 from crm_web.services import backup, search
 from crm_web.services.backup_archive import FORMAT, FORMAT_VERSION, SQLITE_ENTRY
 
@@ -302,3 +304,35 @@ def test_cli_restore_reports_a_missing_file(
     code = main(["--data-dir", str(tmp_path / "a"), "restore", str(missing), "--yes"])
     assert code == 2
     assert str(missing) in capsys.readouterr().err
+
+
+def test_backup_inside_files_area_is_rejected(db: Database, settings: Settings) -> None:
+    target_file = settings.files_dir / "backups" / "b.zip"
+    with pytest.raises(BackupInFilesAreaError) as raised:
+        backup.create_backup(db, settings, target_file)
+    assert str(settings.files_dir) in raised.value.message
+    assert not target_file.parent.exists()
+
+
+def test_leftovers_of_killed_runs_are_removed(
+    db: Database, settings: Settings, tmp_path: Path
+) -> None:
+    folder = tmp_path / "out"
+    folder.mkdir()
+    old_partial = folder / ".r9crm-partial-abc.zip"
+    new_partial = folder / ".r9crm-partial-def.zip"
+    old_scratch = settings.data_dir / ".restore-abc"
+    (old_scratch / "unpacked").mkdir(parents=True)
+    for path in (old_partial, new_partial, folder / "mine.zip"):
+        path.write_bytes(b"x")
+    day_ago = time.time() - 25 * 3600
+    for path in (old_partial, old_scratch, folder / "mine.zip"):
+        os.utime(path, (day_ago, day_ago))
+
+    zip_path = backup.create_backup(db, settings, folder / "b.zip").path
+    backup.restore_backup(db, settings, zip_path)
+
+    assert not old_partial.exists()
+    assert new_partial.exists()
+    assert (folder / "mine.zip").exists()
+    assert not old_scratch.exists()

@@ -39,6 +39,7 @@ from crm_web.data.records import get_revision
 from crm_web.errors import (
     BackupDamagedError,
     BackupExistsError,
+    BackupInFilesAreaError,
     BackupNotFoundError,
     BackupUnpackError,
     BackupWriteError,
@@ -80,6 +81,10 @@ BACKUP_NAME = re.compile(
     r"r9crm-(backup|auto|before-restore)-(\d{8}-\d{6})(?:-(\d{1,3}))?\.zip"
 )
 PARTIAL_PREFIX = ".r9crm-partial-"
+SCRATCH_PREFIX = ".restore-"
+# Age after which a partial backup or a restore's scratch folder is a
+# leftover of a killed run, not work in progress.
+STALE_SECONDS = 24 * 3600
 # The counter whose change makes every process reload its contact index.
 PURGE_COUNTER = "contacts_purged"
 
@@ -168,9 +173,12 @@ def list_backups(folder: Path, kind: str | None = None) -> list[BackupFile]:
         match = BACKUP_NAME.fullmatch(path.name)
         if match is None or (kind is not None and match.group(1) != kind):
             continue
-        if path.is_symlink() or not path.is_file():
+        try:
+            if path.is_symlink() or not path.is_file():
+                continue
+            stat = path.stat()
+        except OSError:  # deleted or unreadable since the listing
             continue
-        stat = path.stat()
         modified = datetime.fromtimestamp(stat.st_mtime, UTC)
         found.append(
             BackupFile(
@@ -194,10 +202,33 @@ def prune_backups(
     for backup in list_backups(folder, kind)[keep:]:
         if spare is not None and backup.path == spare:
             continue
-        backup.path.unlink(missing_ok=True)
+        try:
+            backup.path.unlink(missing_ok=True)
+        except OSError as error:
+            # Windows refuses to delete a file that is open, such as one
+            # being restored; the next run tries again.
+            log.warning("Cannot delete the old backup %s: %s", backup.path, error)
+            continue
         log.info("Deleted the old backup %s", backup.path)
         deleted.append(backup.path)
     return deleted
+
+
+def _remove_stale(folder: Path, pattern: str) -> None:
+    """Delete leftovers of a run that was killed, older than a day."""
+    cutoff = datetime.now(UTC).timestamp() - STALE_SECONDS
+    for path in folder.glob(pattern):
+        try:
+            if path.lstat().st_mtime > cutoff:
+                continue
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path)
+            else:
+                path.unlink()
+        except OSError as error:
+            log.warning("Cannot delete the leftover %s: %s", path, error)
+            continue
+        log.info("Deleted the leftover %s", path)
 
 
 def find_backup(settings: Settings, folder: Path, name: str) -> Path:
@@ -226,8 +257,11 @@ def create_backup(db: Database, settings: Settings, target: Path) -> BackupSumma
 def _write_backup(db: Database, settings: Settings, target: Path) -> BackupSummary:
     if target.exists():
         raise BackupExistsError(str(target))
+    if target.resolve().is_relative_to(settings.files_dir.resolve()):
+        raise BackupInFilesAreaError(str(target), str(settings.files_dir))
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
+        _remove_stale(target.parent, f"{PARTIAL_PREFIX}*.zip")
         handle, temp_name = tempfile.mkstemp(
             dir=target.parent, prefix=PARTIAL_PREFIX, suffix=".zip"
         )
@@ -363,8 +397,9 @@ def restore_backup(
 def _restore(
     db: Database, settings: Settings, source: Path, name: str
 ) -> RestoreSummary:
+    _remove_stale(settings.data_dir, f"{SCRATCH_PREFIX}*")
     try:
-        scratch = Path(tempfile.mkdtemp(dir=settings.data_dir, prefix=".restore-"))
+        scratch = Path(tempfile.mkdtemp(dir=settings.data_dir, prefix=SCRATCH_PREFIX))
     except OSError as error:
         raise BackupUnpackError(str(settings.data_dir), _reason(error)) from error
     try:
