@@ -401,3 +401,29 @@ def test_store_lives_in_files_dir(settings: Settings, app: Flask) -> None:
 
         assert store().root == settings.files_dir
         assert isinstance(store(), BlobStore)
+
+
+def test_local_paths_refused_from_another_computer(
+    client: FlaskClient, tmp_path: Path, app_db: Database
+) -> None:
+    from crm_web.services import accounts
+
+    admin = accounts.list_users(app_db)[0]
+    accounts.set_password(app_db, admin["uuid"], "a good password", by="test")
+    accounts.set_protection(app_db, True, by="test")
+    remote = {"REMOTE_ADDR": "192.168.1.20"}
+    client.post(
+        "/login",
+        data={"name": "Admin", "password": "a good password"},
+        environ_base=remote,
+    )
+    assert client.get("/files/", environ_base=remote).status_code == HTTPStatus.OK
+    source = tmp_path / "secret.txt"
+    source.write_bytes(b"not for the network")
+    response = client.post(
+        "/files/add-local",
+        data={"path": [str(source)]},
+        environ_base={"REMOTE_ADDR": "192.168.1.20"},
+    )
+    assert response.status_code == HTTPStatus.FORBIDDEN
+    assert listed(client, "/files/") == []

@@ -7,6 +7,7 @@ from typing import Any
 
 from flask import (
     Blueprint,
+    abort,
     current_app,
     flash,
     redirect,
@@ -21,6 +22,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Response
 
 from crm_web import web
+from crm_web.server import is_loopback
 from crm_web.errors import (
     FileTooLargeError,
     InvalidValueError,
@@ -163,7 +165,14 @@ def upload() -> Any:
 
 @bp.post("/add-local")
 def add_local() -> Any:
-    """Add files by path: the desktop window's native dialog returns paths."""
+    """Add files by path: the desktop window's native dialog returns paths.
+
+    Only a request from this computer may name paths: served to the
+    network, a colleague's browser would otherwise read this computer's
+    files.
+    """
+    if not is_loopback(request.remote_addr or ""):
+        abort(HTTPStatus.FORBIDDEN)
     return _add(request.form.getlist("path"), local=True)
 
 
