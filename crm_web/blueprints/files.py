@@ -22,13 +22,13 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Response
 
 from crm_web import web
-from crm_web.server import is_loopback
 from crm_web.errors import (
     FileTooLargeError,
     InvalidValueError,
     NotFoundError,
     UploadTooLargeError,
 )
+from crm_web.server import is_loopback
 from crm_web.services import file_names
 from crm_web.services import files as file_service
 from crm_web.services.file_store import MB, BlobStore
