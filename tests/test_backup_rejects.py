@@ -228,7 +228,8 @@ def test_too_new_names_both_versions(
     )
     with app.test_request_context(headers={"Accept-Language": "zh-CN"}):
         error = assert_rejected(db, settings, spoiled, BackupTooNewError)
-    assert f"{newer}" in error.message and f"{schema.LATEST_VERSION}" in error.message
+    assert f"{newer}" in error.message
+    assert f"{schema.LATEST_VERSION}" in error.message
     assert "new.zip" in error.message
     assert "R9 CRM" in error.message
 

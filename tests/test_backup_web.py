@@ -7,9 +7,11 @@ import os
 from http import HTTPStatus
 from pathlib import Path
 
+import pytest
 from backup_helpers import all_rows, fill
 from flask.testing import FlaskClient
 
+from crm_web.blueprints import backup as backup_blueprint
 from crm_web.config import Settings
 from crm_web.data import schema
 from crm_web.data import users as user_data
@@ -153,9 +155,18 @@ def test_settings_form(client: FlaskClient, app_db: Database, tmp_path: Path) ->
     )
     page = saved.get_data(as_text=True)
     assert "Backup settings saved." in page
-    assert f"Every 1 days while R9 CRM is running, into {target}" in page
+    assert f"Every day while R9 CRM is running, into {target}" in page
     client.post("/backup/create")
     assert len(backup.list_backups(target)) == 1
+    client.post(
+        "/backup/settings",
+        data={
+            "backup_folder": str(target),
+            "backup_every_days": "3",
+            "backup_keep": "3",
+        },
+    )
+    assert "Every 3 days while" in client.get("/backup/").get_data(as_text=True)
 
 
 def test_last_automatic_result_is_shown(client: FlaskClient) -> None:
@@ -203,3 +214,19 @@ def test_signed_out_visitor_is_sent_to_sign_in(
 
 def test_settings_page_links_here(client: FlaskClient) -> None:
     assert 'href="/backup/"' in client.get("/settings/").get_data(as_text=True)
+
+
+def test_too_large_upload_points_to_the_folder(
+    client: FlaskClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(backup_blueprint, "RESTORE_UPLOAD_BYTES", 2 * 1024 * 1024)
+    response = client.post(
+        "/backup/restore",
+        data={"backup": (io.BytesIO(bytes(3 * 1024 * 1024)), "big.zip")},
+        content_type="multipart/form-data",
+    )
+    page = response.get_data(as_text=True)
+    assert response.status_code == HTTPStatus.REQUEST_ENTITY_TOO_LARGE
+    assert "larger than 2 MB" in page
+    assert str(app_settings(client).data_dir / "backups") in page
+    assert not (app_settings(client).data_dir / "safety-backups").exists()
