@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import re
 from http import HTTPStatus
 from pathlib import Path
@@ -165,3 +166,36 @@ def test_saved_views_are_private(team: dict[str, FlaskClient]) -> None:
     team["Lily"].post("/contacts/views", data={"name": "莉莉的视图", "q": "x"})
     assert "莉莉的视图" in team["Lily"].get("/contacts/").get_data(as_text=True)
     assert "莉莉的视图" not in team["Tom"].get("/contacts/").get_data(as_text=True)
+
+
+def upload_file(client: FlaskClient, name: str, content: bytes, **fields: str) -> int:
+    response = client.post(
+        "/files/upload",
+        data={"file": [(io.BytesIO(content), name)], **fields},
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == HTTPStatus.FOUND, response.data[:300]
+    page = client.get("/files/").get_data(as_text=True)
+    return max(int(i) for i in re.findall(r'href="/files/(\d+)"', page))
+
+
+def test_files_are_personal_unless_attached_to_a_shared_contact(
+    team: dict[str, FlaskClient], app_db: Database
+) -> None:
+    file_id = upload_file(team["Lily"], "报价单.xlsx", b"PK quote")
+    assert "报价单.xlsx" not in team["Tom"].get("/files/").get_data(as_text=True)
+    assert team["Tom"].get(f"/files/{file_id}").status_code == HTTPStatus.NOT_FOUND
+    contact_id = add_contact(team["Lily"], name="共享客户")
+    contact = contact_data.get_contact(app_db, contact_id)
+    assert contact is not None
+    team["Lily"].post(
+        f"/files/{file_id}/attach", data={"kind": "contact", "to": contact["uuid"]}
+    )
+    team["Lily"].post(f"/contacts/{contact_id}/sharing", data={"user": "Tom"})
+    card = team["Tom"].get(f"/contacts/{contact_id}").get_data(as_text=True)
+    assert "报价单.xlsx" in card
+    download = team["Tom"].get(f"/files/{file_id}/download")
+    assert download.status_code == HTTPStatus.OK and download.data == b"PK quote"
+    renamed = team["Tom"].post(f"/files/{file_id}/delete")
+    assert renamed.status_code == HTTPStatus.FORBIDDEN
+    assert team["Admin"].get(f"/files/{file_id}").status_code == HTTPStatus.OK

@@ -30,6 +30,7 @@ from crm_web.data.comm_logs import like_pattern
 from crm_web.data.db import Database
 from crm_web.data.records import as_dicts, check_columns
 from crm_web.data.schema import comm_logs, contacts, file_links, files
+from crm_web.data.visibility import current_viewer, visible, visible_about_contact
 
 LIKE_ESCAPE = "!"
 
@@ -78,9 +79,42 @@ def _contact_matches(word: str) -> ColumnElement[bool]:
     return or_(direct, through_log)
 
 
+def _visible_file() -> ColumnElement[bool]:
+    """Return the condition that the request's user may open the file.
+
+    The repository is personal: a user sees the files they added, and a
+    file attached to a contact or log entry they can see.
+    """
+    viewer = current_viewer()
+    if viewer is None:
+        return true()
+    seen_contacts = select(contacts.c.uuid).where(visible(contacts, viewer))
+    seen_logs = select(comm_logs.c.uuid).where(visible_about_contact(comm_logs, viewer))
+    attached = exists(
+        select(file_links.c.id).where(
+            file_links.c.file_uuid == files.c.uuid,
+            file_links.c.deleted == false(),
+            or_(
+                and_(
+                    file_links.c.target_kind == "contact",
+                    file_links.c.target_uuid.in_(seen_contacts),
+                ),
+                and_(
+                    file_links.c.target_kind == "log",
+                    file_links.c.target_uuid.in_(seen_logs),
+                ),
+            ),
+        )
+    )
+    return or_(visible(files, viewer), attached)
+
+
 def _conditions(query: FileQuery) -> list[ColumnElement[bool]]:
     deleted = true() if query.deleted else false()
-    conditions: list[ColumnElement[bool]] = [files.c.deleted == deleted]
+    conditions: list[ColumnElement[bool]] = [
+        files.c.deleted == deleted,
+        visible(files),
+    ]
     if query.category:
         conditions.append(files.c.category == query.category)
     for word in query.words:
@@ -97,7 +131,9 @@ def insert_file(db: Database, row: dict[str, Any]) -> int:
 
 def get_file(db: Database, file_id: int) -> dict[str, Any] | None:
     """Return one file record, deleted or not, or None."""
-    row = db.execute(select(files).where(files.c.id == file_id)).first()
+    row = db.execute(
+        select(files).where(files.c.id == file_id, _visible_file())
+    ).first()
     return dict(row._mapping) if row else None
 
 

@@ -14,6 +14,7 @@ import threading
 from collections.abc import Iterable, Mapping, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass
+from http import HTTPStatus
 from pathlib import Path, PurePosixPath
 from typing import IO, Any
 
@@ -25,12 +26,14 @@ from crm_web.data import files as file_data
 from crm_web.data.db import Database
 from crm_web.data.records import new_record
 from crm_web.data.schema import utcnow
+from crm_web.data.visibility import current_viewer
 from crm_web.errors import (
     FileContentMissingError,
     FileNotInTrashError,
     InvalidValueError,
     LocalFileError,
     NotFoundError,
+    UserError,
     VersionConflictError,
 )
 from crm_web.services import comm_log, text
@@ -67,6 +70,20 @@ TARGET_KINDS = ("contact", "log")
 # lock, and so do purging a record and removing its content, so a purge
 # never removes content that an upload in another thread is about to use.
 _store_lock = threading.Lock()
+
+
+class NotYourFileError(UserError):
+    status = HTTPStatus.FORBIDDEN
+
+    def __init__(self, name: str, owner: str) -> None:
+        super().__init__(
+            _(
+                "“%(name)s” belongs to %(owner)s: only they or an administrator "
+                "can change it.",
+                name=name,
+                owner=owner,
+            )
+        )
 
 
 @dataclass(frozen=True)
@@ -230,11 +247,24 @@ def require_file(db: Database, file_id: int) -> dict[str, Any]:
     return row
 
 
+def require_own_file(db: Database, file_id: int) -> dict[str, Any]:
+    """Return a file the request's user may change: their own, or any for admins.
+
+    A file seen only because it is attached to a shared contact opens and
+    downloads, but stays its owner's to rename, delete or attach elsewhere.
+    """
+    row = require_file(db, file_id)
+    viewer = current_viewer()
+    if viewer is not None and row["owner"] != viewer.name:
+        raise NotYourFileError(row["name"], row["owner"])
+    return row
+
+
 def update_metadata(
     db: Database, file_id: int, form: Mapping[str, Any], *, version: int
 ) -> None:
     """Save an edited name, category, tags and notes; refuse a stale version."""
-    current = require_file(db, file_id)
+    current = require_own_file(db, file_id)
     values: dict[str, Any] = parse_metadata(form)
     values["search_text"] = search_text(values)
     values["content_type"] = _type_after_rename(current, values["name"])
@@ -322,7 +352,7 @@ def content_path(store: BlobStore, row: Mapping[str, Any]) -> Path:
 
 def set_deleted(db: Database, file_id: int, *, deleted: bool) -> dict[str, Any]:
     """Move a file to the trash, or restore it; return the record."""
-    row = require_file(db, file_id)
+    row = require_own_file(db, file_id)
     now = utcnow()
     values = {"deleted": deleted, "deleted_at": now if deleted else None}
     db.write(
@@ -334,7 +364,7 @@ def set_deleted(db: Database, file_id: int, *, deleted: bool) -> dict[str, Any]:
 
 def purge_file(db: Database, store: BlobStore, file_id: int) -> dict[str, Any]:
     """Remove a trashed file for good, and its content if nothing else uses it."""
-    row = require_file(db, file_id)
+    row = require_own_file(db, file_id)
     if not row["deleted"]:
         raise FileNotInTrashError(row["name"])
     with _store_lock:
@@ -398,7 +428,7 @@ def _link(db: Database, file_uuid: str, target: Target, *, owner: str) -> None:
 
 def attach_file(db: Database, file_id: int, target: Target, *, owner: str) -> None:
     """Attach a live file to a contact or log entry; attaching twice is a no-op."""
-    row = require_file(db, file_id)
+    row = require_own_file(db, file_id)
     if row["deleted"]:
         raise NotFoundError(_("File"), row["name"])
     describe_target(db, target)
@@ -407,7 +437,7 @@ def attach_file(db: Database, file_id: int, target: Target, *, owner: str) -> No
 
 def detach_file(db: Database, file_id: int, target: Target) -> None:
     """Remove the file from the contact or log entry; the file stays."""
-    row = require_file(db, file_id)
+    row = require_own_file(db, file_id)
     found = file_data.get_link(db, row["uuid"], target.kind, target.uuid)
     if found is None or found["deleted"]:
         return
