@@ -20,6 +20,7 @@ from flask.testing import FlaskClient
 from test_vault import SECRETS, FakeClock, all_text, sqlite_bytes
 
 from crm_web import create_app
+from crm_web.blueprints import vault as vault_blueprint
 from crm_web.config import Settings
 from crm_web.data import vault as vault_data
 from crm_web.data.db import Database, connect
@@ -201,6 +202,16 @@ def test_locked_reveal_answers_json(client: FlaskClient) -> None:
     assert "pw-1" not in response.get_data(as_text=True)
 
 
+def test_other_user_gets_no_unlocked_vault(
+    client: FlaskClient, app: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    set_up(client)
+    monkeypatch.setattr(vault_blueprint, "vault_owner", lambda: "Li Lei")
+    page = client.get("/vault/").get_data(as_text=True)
+    assert 'action="/vault/setup"' in page
+    assert len(app.extensions["crm_vault_keys"]) == 0
+
+
 def test_pages_are_not_cached(client: FlaskClient) -> None:
     set_up(client)
     assert client.get("/vault/").headers["Cache-Control"] == "no-store"
@@ -279,7 +290,7 @@ def test_app_exit_locks_every_vault(tmp_path: Path) -> None:
         import logging, sys
         from crm_web import create_app
         from crm_web.config import load_settings
-        from crm_web.services import audit, search, vault_crypto
+        from crm_web.services import vault_crypto
         vault_crypto.DEFAULT_KDF = vault_crypto.KdfParams(n=2**14)
         logging.basicConfig(filename={str(tmp_path / "exit.log")!r}, level=logging.INFO)
         app = create_app(load_settings(data_dir={str(tmp_path / "data")!r}))

@@ -54,8 +54,8 @@ EXPORT_SUFFIX = ".r9vault"
 def _hold_keys(state: BlueprintSetupState) -> None:
     ring = KeyRing()
     state.app.extensions["crm_vault_keys"] = ring
-    # Closing the window or stopping the server ends the process, and with it
-    # every unlocked vault; clearing first also logs each one as locked.
+    # Closing the window or stopping the server ends the process and with it
+    # every key. Clearing the ring first also logs each vault as locked.
     atexit.register(ring.clear)
 
 
@@ -83,7 +83,9 @@ def unlocked() -> UnlockedVault | None:
     if not token:
         return None
     vault = _ring().get(token, idle_seconds=_idle_seconds())
-    if vault is None or vault.owner != vault_owner():
+    if vault is not None and vault.owner != vault_owner():
+        # Another user now works in this browser session.
+        lock_session("another user signed in")
         return None
     return vault
 
@@ -96,7 +98,7 @@ def require_unlocked() -> UnlockedVault:
 
 
 def lock_session(reason: str) -> None:
-    """Drop this session's vault key, as the lock button and sign-out do."""
+    """Drop this session's vault key, if it holds one."""
     token = session.pop(_TOKEN, None)
     if token:
         _ring().drop(token, reason=reason)
@@ -104,7 +106,8 @@ def lock_session(reason: str) -> None:
 
 def _hold(vault: UnlockedVault) -> None:
     lock_session("unlocked again")
-    # A fresh random token per unlock; the cookie carries nothing else.
+    # A fresh random token per unlock. The cookie carries only this token,
+    # which means nothing outside this server process, never the key.
     token = secrets.token_urlsafe(32)
     session[_TOKEN] = token
     _ring().put(token, vault, idle_seconds=_idle_seconds())
@@ -147,9 +150,9 @@ def _page(template: str, status: int = HTTPStatus.OK, **context: Any) -> Any:
 
 @bp.get("/")
 def index() -> Any:
-    if not vault_service.has_vault(web.db(), vault_owner()):
-        return _page("vault/setup.html")
     vault = unlocked()
+    if vault is None and not vault_service.has_vault(web.db(), vault_owner()):
+        return _page("vault/setup.html")
     if vault is None:
         return _page("vault/unlock.html", next=request.args.get("next", ""))
     filters = EntryFilters(
