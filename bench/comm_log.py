@@ -1,7 +1,8 @@
 """Communication log list and filters at scale, against raw SQL floors.
 
 ``run(rows)`` fills a fresh database per backend with ``rows`` generated log
-entries over 2,000 contacts in five categories, then times one list page
+entries over 2,000 contacts in five large categories and a small one of ten
+contacts (about 500 entries at 100,000), then times one list page
 (entries and count, as the page asks) through the service, unfiltered, deep
 in the list and with each filter. Each floor is the same rows selected with
 one hand-written SQL statement, without the contact join or the count.
@@ -29,6 +30,7 @@ from crm_web.services.comm_log import CHANNELS, LogFilters
 
 CONTACTS = 2000
 CATEGORIES = 5
+SMALL_CATEGORY_CONTACTS = 10
 PAGE_SIZE = 50  # the page_size preference's default
 DEEP_PAGE = 1000
 DEFAULT_RUNS = 20
@@ -70,15 +72,20 @@ FLOOR_DATES = (
 def fill(db: Database, rows: int, seed: int = SEED) -> dict[str, Any]:
     """Insert contacts, categories and ``rows`` log entries; return samples."""
     chance = random.Random(seed)
-    category_uuids = [new_record("Bench")["uuid"] for _ in range(CATEGORIES)]
+    category_uuids = [new_record("Bench")["uuid"] for _ in range(CATEGORIES + 1)]
+    small_category = category_uuids[CATEGORIES]
     contact_rows = []
     for number in range(CONTACTS):
+        if number < SMALL_CATEGORY_CONTACTS:
+            category = small_category
+        else:
+            category = category_uuids[number % CATEGORIES]
         contact_rows.append(
             {
                 **new_record("Bench"),
                 "name": f"客户{number:04d}",
                 "company": f"公司{number % 300:03d}",
-                "category_uuid": category_uuids[number % CATEGORIES],
+                "category_uuid": category,
             }
         )
 
@@ -101,7 +108,7 @@ def fill(db: Database, rows: int, seed: int = SEED) -> dict[str, Any]:
 
     db.write(work)
     db.release()
-    return {"category": category_uuids[0]}
+    return {"category": category_uuids[0], "small_category": small_category}
 
 
 def _entry(
@@ -167,8 +174,12 @@ def measure(db: Database, backend: str, samples: dict, runs: int) -> list[Figure
          {"p": "%报价%"}),
         ("log words «ｆｏｂ»", LogFilters(words="ｆｏｂ"), 0, FLOOR_WORDS,
          {"p": "%fob%"}),
+        ("log rare word «54321»", LogFilters(words="54321"), 0, FLOOR_WORDS,
+         {"p": "%54321%"}),
         ("log category", LogFilters(category=samples["category"]), 0,
          FLOOR_CATEGORY, {"category": samples["category"]}),
+        ("log small category", LogFilters(category=samples["small_category"]),
+         0, FLOOR_CATEGORY, {"category": samples["small_category"]}),
         ("log channel", LogFilters(channel="wechat"), 0, FLOOR_CHANNEL,
          {"channel": "wechat"}),
         ("log open follow-ups", LogFilters(follow_up="open"), 0,

@@ -710,6 +710,62 @@ def test_write_without_search_text_fails(db: Database, zhang: dict) -> None:
     assert listed(db) == ["Price call"]
 
 
+def day_numbers(entries: list[dict[str, Any]]) -> list[int]:
+    return [int(e["title"].split()[1]) for e in entries]
+
+
+@pytest.mark.parametrize("window", [2, 4, 5000])
+@pytest.mark.parametrize(
+    ("words", "days"),
+    [("alpha", [6, 5, 4, 3, 2, 1]), ("rare", [1]), ("even", [6, 4, 2])],
+)
+def test_word_search_window_finds_all(
+    db: Database,
+    zhang: dict,
+    monkeypatch: pytest.MonkeyPatch,
+    window: int,
+    words: str,
+    days: list[int],
+) -> None:
+    monkeypatch.setattr(log_data, "WORD_SEARCH_WINDOW", window)
+    for day in range(1, 7):
+        title = f"Alpha {day}" + (" even" if day % 2 == 0 else "")
+        title += " rare" if day == 1 else ""
+        add_entry(db, zhang, occurred_at=f"2024-03-0{day}T09:00", title=title)
+    filters = LogFilters(words=words)
+    first = log_service.list_entries(db, filters, zone=SHANGHAI, offset=0, limit=2)
+    everything = log_service.list_entries(
+        db, filters, zone=SHANGHAI, offset=0, limit=10
+    )
+    assert day_numbers(first.entries) == days[:2]
+    assert first.total == len(days)
+    assert day_numbers(everything.entries) == days
+
+
+@pytest.mark.parametrize("window", [1, 5000])
+def test_word_search_neighbours_skip_window(
+    db: Database, zhang: dict, monkeypatch: pytest.MonkeyPatch, window: int
+) -> None:
+    monkeypatch.setattr(log_data, "WORD_SEARCH_WINDOW", window)
+    oldest = add_entry(db, zhang, occurred_at="2024-03-01T09:00", title="Ping")
+    for day in range(2, 6):
+        add_entry(db, zhang, occurred_at=f"2024-03-0{day}T09:00", title="Other")
+    newest = add_entry(db, zhang, occurred_at="2024-03-06T09:00", title="PING")
+    filters = LogFilters(words="ping")
+    rows = {
+        entry_id: log_service.require_entry(db, entry_id)
+        for entry_id in (oldest, newest)
+    }
+    assert log_service.neighbours(db, filters, rows[newest], zone=SHANGHAI) == (
+        None,
+        oldest,
+    )
+    assert log_service.neighbours(db, filters, rows[oldest], zone=SHANGHAI) == (
+        newest,
+        None,
+    )
+
+
 # --- counting up to a cap ---------------------------------------------------
 
 
