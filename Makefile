@@ -21,11 +21,13 @@ PYTEST_ARGS ?=
 # chromium: the Playwright browser tests drive /usr/bin/chromium (Playwright's
 #   own browser download is never used).
 # xvfb, xauth: a virtual display for the window test where there is none.
+# dbus-daemon: the private session bus on which the window test serves its
+#   own desktop notification service.
 # fonts-noto-cjk: Chinese text in Chromium and in the Qt window.
 # libxcb-*, libxkbcommon-x11-0: libraries of Qt 6's xcb platform plugin (from
 #   ldd on PyQt6's libqxcb.so). Debian 12 images here lack only icccm4 and
 #   keysyms1, but the whole set is listed for slimmer images.
-SYSTEM_PACKAGES := chromium xvfb xauth fonts-noto-cjk \
+SYSTEM_PACKAGES := chromium xvfb xauth dbus-daemon fonts-noto-cjk \
 	libxcb-cursor0 libxcb-icccm4 libxcb-image0 libxcb-keysyms1 \
 	libxcb-randr0 libxcb-render-util0 libxcb-shape0 libxcb-xkb1 \
 	libxkbcommon-x11-0

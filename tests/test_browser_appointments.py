@@ -167,3 +167,66 @@ def test_reminder_notice_stays_dismissed(
         expect(page.locator(".reminder")).to_have_count(0)
 
     chromium.run(steps)
+
+
+def test_cancel_one_occurrence_of_series(
+    chromium: BrowserThread, base_url: str, app_db: Database
+) -> None:
+    today = clock.today(ZONE)
+    service.create_appointment(
+        app_db,
+        {
+            "title": "每日站会",
+            "starts_at_local": datetime.combine(today, time(9, 0)),
+            "repeat": "daily",
+        },
+        owner="Test",
+        zone=ZONE,
+    )
+    app_db.release()
+
+    def steps(page: Page) -> None:
+        page.on("dialog", lambda dialog: dialog.accept())
+        page.goto(f"{base_url}/appointments/?view=today")
+        row = page.locator("tr.appointment", has_text="每日站会")
+        row.get_by_role("button", name="Cancel this one").click()
+
+        expect(page.locator(".flash")).to_contain_text("This occurrence was cancelled")
+        expect(page.locator("tr.appointment")).to_have_count(0)
+        page.get_by_role("link", name="Cancelled appointments").click()
+        expect(page.locator("tr.appointment", has_text="每日站会")).to_have_count(1)
+        page.goto(f"{base_url}/appointments/?view=next_week")
+        expect(page.locator("tr.appointment", has_text="每日站会")).to_have_count(7)
+
+    chromium.run(steps)
+
+
+def test_ics_download_keeps_chinese_name(
+    chromium: BrowserThread, base_url: str, app_db: Database
+) -> None:
+    today = clock.today(ZONE)
+    service.create_appointment(
+        app_db,
+        {"title": "拜访东方贸易", "starts_at_local": datetime.combine(today, time(10))},
+        owner="Test",
+        zone=ZONE,
+    )
+    app_db.release()
+    names = []
+
+    def steps(page: Page) -> None:
+        page.goto(f"{base_url}/appointments/?view=today")
+        for link in (
+            page.locator("tr.appointment a", has_text=".ics"),
+            page.get_by_role("link", name="Export all (.ics)"),
+        ):
+            with page.expect_download() as download:
+                link.click()
+            names.append(download.value.suggested_filename)
+
+    chromium.run(steps)
+
+    assert names == [
+        f"拜访东方贸易-{today.isoformat()}.ics",
+        f"appointments-{today.isoformat()}.ics",
+    ]

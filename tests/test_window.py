@@ -3,12 +3,18 @@
 Each window runs in a child process, this file run as a script, so a Qt
 crash fails a test instead of killing pytest. The child drives Qt's own file
 dialogs as a user would and prints its observations as one JSON line.
+
+Reminder notifications go to a notification service of the test's own: a
+private D-Bus daemon with this file, run as a script again, registered as
+org.freedesktop.Notifications and writing each call it gets to a file.
 """
 
 from __future__ import annotations
 
+import contextlib
 import http.server
 import json
+import logging
 import os
 import select
 import shutil
@@ -31,6 +37,11 @@ SERVER_TIMEOUT = 60  # seconds until `r9crm serve` returns its first page
 RESULT_PREFIX = "WINDOW-RESULT "
 SESSION_COOKIE = "session=window-test"
 EXPORT_BODY = "name,phone\n张伟,013800000000\n".encode()
+REMINDER_TITLE = "给王经理回电话"
+REMINDER_LOCATION = "宁波港"
+# A session bus address where nothing listens, for the window without a
+# notification service. Without any address Qt would try to start a bus.
+NO_BUS = "unix:path=/nonexistent/r9-test-bus"
 
 PAGE = """<!doctype html>
 <html><head><meta charset="utf-8"><title>Window test page</title></head>
@@ -107,25 +118,108 @@ def app_result(
     display_env: dict[str, str], tmp_path_factory: Any
 ) -> Iterator[dict[str, Any]]:
     """Serve the real app with `r9crm serve` and look at it in the window."""
-    r9crm = Path(sys.executable).with_name("r9crm")
-    if not r9crm.exists():
-        pytest.fail(f"{r9crm} is missing: install the project (`make test` does)")
     data_dir = tmp_path_factory.mktemp("window-app-data")
-    port = _free_port()
-    server_log = data_dir / "serve.log"
-    with server_log.open("wb") as output:
-        server = subprocess.Popen(
-            [str(r9crm), "--data-dir", str(data_dir), "serve", "--port", str(port)],
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        base = f"http://127.0.0.1:{port}/"
-        _wait_for_http(base + "contacts/", server, server_log)
+    with _served_app(data_dir) as base:
         yield _run_child(display_env, base + "contacts/", "app", data_dir)
+
+
+@pytest.fixture(scope="module")
+def notification_bus(tmp_path_factory: Any) -> Iterator[tuple[str, Path]]:
+    """Yield a private session bus address and the file its service writes."""
+    daemon_path = shutil.which("dbus-daemon")
+    if daemon_path is None:
+        pytest.fail("dbus-daemon is missing: install dbus-daemon (`make test` does)")
+    record = tmp_path_factory.mktemp("notifications") / "calls.jsonl"
+    daemon = subprocess.Popen(
+        [daemon_path, "--session", "--nofork", "--print-address=1"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    service = None
+    try:
+        assert daemon.stdout is not None
+        address = daemon.stdout.readline().strip()
+        if not address:
+            pytest.fail("dbus-daemon printed no address")
+        env = {**os.environ, "DBUS_SESSION_BUS_ADDRESS": address}
+        service = subprocess.Popen(
+            [sys.executable, __file__, "notification-server", "", str(record)],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        assert service.stdout is not None
+        ready = service.stdout.readline().strip()
+        if ready != "READY":
+            service.kill()
+            pytest.fail(f"notification service did not start: {service.stderr.read()}")
+        yield address, record
     finally:
-        server.terminate()
-        server.wait(timeout=10)
+        for process in (service, daemon):
+            if process is not None:
+                process.terminate()
+                process.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def reminder_app(tmp_path_factory: Any) -> Iterator[dict[str, str]]:
+    """Serve the app with a reminder due now, in Chinese.
+
+    Yield the page to open and the .ics file name of the appointment.
+    """
+    from datetime import timedelta
+    from zoneinfo import ZoneInfo
+
+    from crm_web.config import load_settings
+    from crm_web.data.db import connect
+    from crm_web.services import appointments, clock
+    from crm_web.services.preferences import save_preferences
+
+    data_dir = tmp_path_factory.mktemp("window-reminder-data")
+    db = connect(load_settings(data_dir=data_dir).database_url)
+    try:
+        zone = ZoneInfo("Asia/Shanghai")
+        save_preferences(db, {"language": "zh_CN", "time_zone": zone.key})
+        soon = clock.to_local(clock.now_utc(), zone).replace(tzinfo=None)
+        values = {
+            "title": REMINDER_TITLE,
+            "starts_at_local": soon + timedelta(minutes=5),
+            "location": REMINDER_LOCATION,
+            "reminder_minutes": 10,
+        }
+        appointments.create_appointment(db, values, owner="Test", zone=zone)
+        day = values["starts_at_local"].date().isoformat()
+    finally:
+        db.release()
+        db.close()
+    with _served_app(data_dir) as base:
+        page = base + "appointments/?view=all"
+        yield {"page": page, "ics_name": f"{REMINDER_TITLE}-{day}.ics"}
+
+
+@pytest.fixture(scope="module")
+def notify_result(
+    display_env: dict[str, str],
+    notification_bus: tuple[str, Path],
+    reminder_app: dict[str, str],
+    tmp_path_factory: Any,
+) -> dict[str, Any]:
+    """Open the appointments page in the window, with a notification service."""
+    env = {**display_env, "DBUS_SESSION_BUS_ADDRESS": notification_bus[0]}
+    out_dir = tmp_path_factory.mktemp("window-notify")
+    return _run_child(env, reminder_app["page"], "reminder", out_dir)
+
+
+@pytest.fixture(scope="module")
+def no_service_result(
+    display_env: dict[str, str], reminder_app: dict[str, str], tmp_path_factory: Any
+) -> dict[str, Any]:
+    """Open the appointments page in the window, with no session bus at all."""
+    env = {**display_env, "DBUS_SESSION_BUS_ADDRESS": NO_BUS}
+    out_dir = tmp_path_factory.mktemp("window-no-notify")
+    return _run_child(env, reminder_app["page"], "reminder", out_dir)
 
 
 # ---------------------------------------------------------------- tests
@@ -151,6 +245,7 @@ def test_window_exposes_api(page_result: dict[str, Any]) -> None:
     assert page_result["api"] == {
         "save_download": "function",
         "open_files_dialog": "function",
+        "notify": "function",
     }
 
 
@@ -213,6 +308,63 @@ def test_window_contacts_title(app_result: dict[str, Any]) -> None:
 
 def test_window_contacts_menu_active(app_result: dict[str, Any]) -> None:
     assert app_result["has_active_contacts_link"]
+
+
+def test_reminder_calls_window_notify(notify_result: dict[str, Any]) -> None:
+    (call,) = notify_result["page_calls"]
+
+    assert call["title"] == f"提醒: {REMINDER_TITLE}"
+    assert call["body"].endswith(f" · {REMINDER_LOCATION}")
+    assert call["shown"] is True
+
+
+def test_reminder_reaches_notification_service(
+    notify_result: dict[str, Any], notification_bus: tuple[str, Path]
+) -> None:
+    lines = notification_bus[1].read_text(encoding="utf-8").splitlines()
+    calls = [json.loads(line) for line in lines]
+
+    assert [c["summary"] for c in calls] == [f"提醒: {REMINDER_TITLE}", "直接调用"]
+    assert calls[0]["app"] == "R9 CRM"
+    assert calls[0]["body"] == notify_result["page_calls"][0]["body"]
+    assert calls[1]["body"] == "正文"
+
+
+def test_reminder_notice_stays_in_page(notify_result: dict[str, Any]) -> None:
+    assert notify_result["notice"] == f"提醒: {REMINDER_TITLE}"
+
+
+def test_notify_without_service_returns_false(
+    no_service_result: dict[str, Any],
+) -> None:
+    (call,) = no_service_result["page_calls"]
+
+    assert call["shown"] is False
+    assert no_service_result["direct"] == {"value": False}
+    assert no_service_result["notice"] == f"提醒: {REMINDER_TITLE}"
+
+
+def test_notify_without_service_logs_once(
+    no_service_result: dict[str, Any],
+) -> None:
+    (message,) = no_service_result["log"]
+
+    assert message.startswith("Native notifications are unavailable (no session D-Bus")
+
+
+def test_ics_link_suggests_chinese_name(
+    notify_result: dict[str, Any], reminder_app: dict[str, str]
+) -> None:
+    # The page's link goes through WindowApi.save_download with its
+    # data-download name.
+    assert notify_result["ics_link_name"] == reminder_app["ics_name"]
+
+
+def test_ics_download_header_keeps_chinese_name(
+    notify_result: dict[str, Any], reminder_app: dict[str, str]
+) -> None:
+    # A plain link is a QtWebEngine download, named from Content-Disposition.
+    assert notify_result["ics_header_name"] == reminder_app["ics_name"]
 
 
 # ---------------------------------------------------------------- helpers
@@ -293,6 +445,29 @@ def _wait_for_http(url: str, server: subprocess.Popen[bytes], log: Path) -> None
         except OSError:
             time.sleep(0.2)
     pytest.fail(f"{url} did not respond within {SERVER_TIMEOUT} s")
+
+
+@contextlib.contextmanager
+def _served_app(data_dir: Path) -> Iterator[str]:
+    """Run `r9crm serve` over ``data_dir`` and yield its base URL."""
+    r9crm = Path(sys.executable).with_name("r9crm")
+    if not r9crm.exists():
+        pytest.fail(f"{r9crm} is missing: install the project (`make test` does)")
+    port = _free_port()
+    server_log = data_dir / "serve.log"
+    with server_log.open("wb") as output:
+        server = subprocess.Popen(
+            [str(r9crm), "--data-dir", str(data_dir), "serve", "--port", str(port)],
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        base = f"http://127.0.0.1:{port}/"
+        _wait_for_http(base + "contacts/", server, server_log)
+        yield base
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
 
 
 def _run_child(
@@ -398,6 +573,8 @@ def _child_main(mode: str, url: str, out_dir: str) -> None:
 
     driver = DialogDriver()
     observed: dict[str, Any] = {}
+    notifier = RecordingNotifier()
+    log_records = _capture_log("ui.notifications")
 
     def before_show(window: Any) -> None:
         observed["window_title"] = window.native.windowTitle()
@@ -409,6 +586,7 @@ def _child_main(mode: str, url: str, out_dir: str) -> None:
     def create_watched_window(*args: Any, **kwargs: Any) -> Any:
         window = create_window(*args, **kwargs)
         window.events.before_show += before_show
+        notifier.wrap(kwargs["js_api"])
         return window
 
     webview.create_window = create_watched_window
@@ -418,6 +596,9 @@ def _child_main(mode: str, url: str, out_dir: str) -> None:
             window.events.loaded.wait(60)
             if mode == "page":
                 observed.update(_check_page(window, driver, Path(out_dir)))
+            elif mode == "reminder":
+                observed.update(_check_reminder(window, notifier, log_records))
+                observed.update(_check_ics_names(window, driver))
             else:
                 observed.update(_check_app(window))
         except Exception as error:  # reported to the parent, which fails
@@ -437,7 +618,8 @@ def _check_page(window: Any, driver: DialogDriver, out_dir: Path) -> dict[str, A
         ),
         "api": window.evaluate_js(
             "({save_download: typeof window.pywebview.api.save_download,"
-            " open_files_dialog: typeof window.pywebview.api.open_files_dialog})"
+            " open_files_dialog: typeof window.pywebview.api.open_files_dialog,"
+            " notify: typeof window.pywebview.api.notify})"
         ),
     }
 
@@ -498,6 +680,71 @@ def _check_app(window: Any) -> dict[str, Any]:
     }
 
 
+class RecordingNotifier:
+    """Stand between WindowApi and its real notifier and record each call."""
+
+    def __init__(self) -> None:
+        self.calls: list[dict[str, Any]] = []
+        self._real: Any = None
+
+    def wrap(self, api: Any) -> None:
+        self._real, api._notifier = api._notifier, self
+
+    def notify(self, title: str, body: str) -> bool:
+        shown = bool(self._real.notify(title, body))
+        self.calls.append({"title": title, "body": body, "shown": shown})
+        return shown
+
+
+def _capture_log(name: str) -> list[logging.LogRecord]:
+    records: list[logging.LogRecord] = []
+    handler = logging.Handler(logging.INFO)
+    handler.emit = records.append  # type: ignore[method-assign]
+    logger = logging.getLogger(name)
+    logger.setLevel(logging.INFO)
+    logger.addHandler(handler)
+    return records
+
+
+def _check_reminder(
+    window: Any, notifier: RecordingNotifier, records: list[logging.LogRecord]
+) -> dict[str, Any]:
+    """Wait for the page's reminder poll to call notify, then call it once more."""
+    deadline = time.monotonic() + 30
+    while not notifier.calls and time.monotonic() < deadline:
+        time.sleep(0.2)
+    # Long enough for the poll that pywebviewready starts to finish as well.
+    time.sleep(2)
+    page_calls = list(notifier.calls)
+    return {
+        "page_calls": page_calls,
+        "notice": window.evaluate_js(
+            "(document.querySelector('.reminder-title') || {}).textContent || ''"
+        ),
+        "direct": _call_api(window, "notify", "直接调用", "正文"),
+        "log": [record.getMessage() for record in records],
+    }
+
+
+def _check_ics_names(window: Any, driver: DialogDriver) -> dict[str, str]:
+    """Click an appointment's .ics link, then a plain copy of it; cancel both."""
+    names = []
+    link = "document.querySelector('tr.appointment a[data-download]')"
+    plain = (
+        "var plain = document.createElement('a');"
+        f"plain.href = {link}.href; document.body.appendChild(plain); plain.click();"
+    )
+    for script in (f"{link}.click()", plain):
+        driver.responses.append(None)
+        count = len(driver.suggested_names)
+        window.evaluate_js(script)
+        deadline = time.monotonic() + 30
+        while len(driver.suggested_names) == count and time.monotonic() < deadline:
+            time.sleep(0.1)
+        names.append(driver.suggested_names[-1] if driver.suggested_names else "")
+    return {"ics_link_name": names[0], "ics_header_name": names[1]}
+
+
 def _call_api(window: Any, name: str, *args: Any, timeout: float = 30) -> Any:
     """Call ``window.pywebview.api.<name>`` from the page and return its outcome."""
     window.evaluate_js(
@@ -524,5 +771,51 @@ def _wait_for_file(path: Path, size: int, timeout: float = 30) -> bool:
     return False
 
 
+def _notification_server(record: str) -> None:
+    """Serve org.freedesktop.Notifications on the session bus, writing each call."""
+    from PyQt6.QtCore import pyqtClassInfo, pyqtSlot
+    from qtpy.QtCore import QCoreApplication, QObject
+    from qtpy.QtDBus import QDBusAbstractAdaptor, QDBusConnection
+
+    output = open(record, "a", encoding="utf-8")  # noqa: SIM115 (open while serving)
+
+    @pyqtClassInfo("D-Bus Interface", "org.freedesktop.Notifications")
+    class Adaptor(QDBusAbstractAdaptor):  # type: ignore[misc]
+        @pyqtSlot(
+            str, "uint", str, str, str, "QStringList", "QVariantMap", int,
+            result="uint",
+        )  # fmt: skip
+        def Notify(  # noqa: N802 (the D-Bus method's name)
+            self,
+            app: str,
+            replaces: int,
+            icon: str,
+            summary: str,
+            body: str,
+            actions: list[str],
+            hints: dict[str, Any],
+            timeout: int,
+        ) -> int:
+            call = {"app": app, "summary": summary, "body": body, "timeout": timeout}
+            output.write(json.dumps(call, ensure_ascii=False) + "\n")
+            output.flush()
+            return 1
+
+    app = QCoreApplication([])
+    holder = QObject()
+    Adaptor(holder)
+    bus = QDBusConnection.sessionBus()
+    if not (
+        bus.registerObject("/org/freedesktop/Notifications", holder)
+        and bus.registerService("org.freedesktop.Notifications")
+    ):
+        sys.exit(f"cannot register the service: {bus.lastError().message()}")
+    print("READY", flush=True)
+    app.exec()
+
+
 if __name__ == "__main__":
-    _child_main(*sys.argv[1:4])
+    if sys.argv[1] == "notification-server":
+        _notification_server(sys.argv[3])
+    else:
+        _child_main(*sys.argv[1:4])

@@ -1,8 +1,9 @@
 """Desktop shell: the app's pages in a native pywebview window.
 
 The window shows pages of the local server and adds what a page cannot do
-alone: native file dialogs and saving downloads to a folder the user picks.
-Pages reach those through ``window.pywebview.api`` (see ``WindowApi``).
+alone: native file dialogs, saving downloads to a folder the user picks,
+and native notifications for reminders. Pages reach those through
+``window.pywebview.api`` (see ``WindowApi``).
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ from typing import Any
 import platformdirs
 import webview
 from webview.guilib import GUIType
+
+from ui.notifications import Notifier, system_notifier
 
 log = logging.getLogger(__name__)
 
@@ -49,9 +52,10 @@ class WindowApi:
     underscored names.
     """
 
-    def __init__(self, app_url: str) -> None:
+    def __init__(self, app_url: str, notifier: Notifier | None = None) -> None:
         self._app_url = app_url
         self._window: webview.Window | None = None
+        self._notifier = notifier or system_notifier()
 
     def save_download(self, url: str, suggested_name: str) -> str:
         """Ask where to save ``url`` of the local server, then fetch it there.
@@ -79,6 +83,13 @@ class WindowApi:
             file_types=tuple(file_types or ()),
         )
         return [str(path) for path in chosen or ()]
+
+    def notify(self, title: str, body: str = "") -> bool:
+        """Raise a native notification; return False where the system has none.
+
+        reminders.js calls this for each due reminder, once per occurrence.
+        """
+        return self._notifier.notify(str(title), str(body))
 
     def _require_window(self) -> webview.Window:
         if self._window is None:

@@ -1,8 +1,10 @@
 // Appointment reminders on every page: polls the server for due reminders
 // and shows each occurrence in the page until the user dismisses it.
 // Dismissals live in localStorage, keyed by occurrence, so a dismissed
-// reminder stays hidden on every page and after a restart. A native
-// notification is shown only when the user has already granted permission.
+// reminder stays hidden on every page and after a restart. Each occurrence
+// also raises one native notification per session: through the desktop
+// window's API (window.pywebview.api.notify) in the window, and in a browser
+// only when the user has already granted permission.
 (function () {
   "use strict";
 
@@ -93,20 +95,30 @@
     container().appendChild(notice);
   }
 
+  function windowApi() {
+    var api = window.pywebview && window.pywebview.api;
+    return api && api.notify ? api : null;
+  }
+
   function notify(reminder, texts) {
-    if (!("Notification" in window) || Notification.permission !== "granted") {
-      return;
-    }
+    var api = windowApi();
+    var browserAllows = "Notification" in window &&
+      Notification.permission === "granted";
+    if (!api && !browserAllows) { return; }
     // Once per occurrence per session, not on every page the user opens.
     var notified = load(window.sessionStorage, NOTIFIED_KEY);
     if (notified[reminder.key]) { return; }
     notified[reminder.key] = Date.now();
     save(window.sessionStorage, NOTIFIED_KEY, notified);
+    var title = texts.reminder + ": " + reminder.title;
+    var body = reminder.when + (reminder.location ? " · " + reminder.location : "");
+    if (api) {
+      // The window logs it when the system has no notification service.
+      api.notify(title, body).catch(function () {});
+      return;
+    }
     try {
-      new Notification(texts.reminder + ": " + reminder.title, {
-        body: reminder.when + (reminder.location ? " · " + reminder.location : ""),
-        tag: reminder.key
-      });
+      new Notification(title, { body: body, tag: reminder.key });
     } catch (error) {
       // Some embedded browsers expose Notification but refuse to construct it.
     }
@@ -134,4 +146,7 @@
 
   poll();
   window.setInterval(poll, POLL_MS);
+  // The window's API arrives after the first poll may have run, so poll
+  // again then rather than wait a whole interval for the notification.
+  window.addEventListener("pywebviewready", poll);
 })();
