@@ -31,7 +31,7 @@ HORIZON = date(2028, 6, 1)
 
 @dataclass
 class Model:
-    """An appointment as the model sees it: local starts and their statuses."""
+    """An appointment in the model: local starts and their statuses."""
 
     title: str
     first: datetime

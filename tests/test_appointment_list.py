@@ -138,7 +138,7 @@ def test_series_skips_cancelled_next_occurrence(db: Database) -> None:
     assert cancelled.starts_at.strftime("%Y-%m-%d %H:%M") == "2026-06-17 09:00"
 
 
-def test_all_excludes_cancelled_and_done_stays(db: Database) -> None:
+def test_all_keeps_done_drops_cancelled(db: Database) -> None:
     add(db, "2026-06-18 09:00 planned")
     service.set_status(db, add(db, "2026-06-18 10:00 cancelled"), "cancelled")
     service.set_status(db, add(db, "2026-06-18 11:00 done"), "done")
@@ -156,7 +156,7 @@ def test_same_start_ordered_by_creation(db: Database) -> None:
     ]
 
 
-def test_empty_view_has_one_page(db: Database) -> None:
+def test_empty_view_has_no_neighbours(db: Database) -> None:
     found = page(db)
 
     assert found.occurrences == []

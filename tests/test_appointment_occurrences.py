@@ -321,8 +321,8 @@ def test_series_edit_moves_changes_to_new_hour(db: Database) -> None:
 
 def test_series_edit_never_duplicates_a_key(db: Database) -> None:
     # A change left without an occurrence (here on a Tuesday of a Monday
-    # series) keeps its key; the Monday change that would move onto that
-    # Tuesday keeps its own key instead of clashing.
+    # series) keeps its key. The Monday change that would move onto that
+    # Tuesday keeps its own key, so the two never clash.
     uuid = add_weekly(db)
     set_status(db, uuid, "cancelled", ORIGINAL)
     tuesday = ORIGINAL + timedelta(days=1)

@@ -6,10 +6,10 @@ zone's VTIMEZONE in the file, so calendars show the same local day as R9 CRM.
 A repeating appointment gets an RRULE whose UNTIL is the end of its last day
 in that zone, given in UTC as RFC 5545 requires when DTSTART has a TZID.
 
-Changes to one occurrence of a series follow RFC 5545 too: a cancelled
-occurrence is an EXDATE of the series, so calendars hide it, and a moved
-one, or one planned again in a cancelled series, is a VEVENT of its own
-with the same UID and a RECURRENCE-ID naming the original start.
+Changes to one occurrence of a series follow RFC 5545 too. A cancelled
+occurrence is an EXDATE of the series, so calendars hide it. A moved one,
+or one planned again in a cancelled series, is a VEVENT of its own with
+the same UID and a RECURRENCE-ID naming the original start.
 """
 
 from __future__ import annotations
