@@ -315,6 +315,11 @@ def rekey_changes(
     day when the frequency changed. So a cancelled call stays cancelled
     when the series moves from 09:00 to 10:00 or from Monday to Tuesday.
     The result maps change uuids to new keys, for the keys that change.
+
+    NOTE: a change with no such occurrence keeps its old key and is
+    ignored, but not deleted: it applies again if a later edit brings its
+    occurrence back, such as when a series stops repeating and repeats
+    again.
     """
     if new_row["repeat"] == "none":
         return {}
