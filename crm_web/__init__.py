@@ -78,7 +78,6 @@ def create_app(
 # Modules of crm_web.blueprints, each with a blueprint named ``bp``.
 BLUEPRINTS = (
     "appointments",
-    "areas",
     "auth",
     "backup",
     "categories",

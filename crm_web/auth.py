@@ -123,8 +123,11 @@ def clear_session() -> None:
     """Forget who is signed in, keeping the language and the CSRF token.
 
     The token stays so that forms already open in other windows of the app
-    still post; it was never sent to another site.
+    still post; it was never sent to another site. The account vault locks.
     """
+    from crm_web.blueprints.vault import lock_session
+
+    lock_session("signed out")
     kept = {key: session[key] for key in KEPT_SESSION_KEYS if key in session}
     session.clear()
     session.update(kept)

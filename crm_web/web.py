@@ -19,8 +19,7 @@ from crm_web.i18n import LANGUAGES, match_language, system_language
 from crm_web.services import clock
 from crm_web.services.preferences import load_preferences
 
-# Sidebar entries: endpoint, label, icon name. Areas not built yet show a
-# "coming soon" page instead of a 404.
+# Sidebar entries: endpoint, label, icon name.
 AREAS = (
     ("home.index", _l("Home"), "home"),
     ("contacts.index", _l("Contacts"), "contacts"),

@@ -133,6 +133,11 @@ def save_preferences(db: Database, values: dict[str, str]) -> None:
     db.write(work)
 
 
+def _is_number(value: str) -> bool:
+    """Return whether ``value`` is a whole number typed in ASCII digits."""
+    return value.isascii() and value.isdigit()
+
+
 def _choice_list(setting: Setting) -> str:
     labels = [
         LANGUAGES.get(choice) or str(CHOICE_LABELS.get(choice, choice))
@@ -180,18 +185,18 @@ def _validate(name: str, value: str) -> str:
                 str(_l("use a three-letter currency code such as CNY or USD.")),
             )
     if name == "session_idle_minutes" and not (
-        value.isdigit() and 5 <= int(value) <= 1440
+        _is_number(value) and 5 <= int(value) <= 1440
     ):
         raise InvalidValueError(
             str(_l("Minutes without activity")),
             value,
             str(_l("type a whole number from 5 to 1440.")),
         )
-    if name == "page_size" and not (value.isdigit() and 10 <= int(value) <= 500):
+    if name == "page_size" and not (_is_number(value) and 10 <= int(value) <= 500):
         raise InvalidValueError(
             str(_l("Page size")), value, str(_l("type a whole number from 10 to 500."))
         )
-    if name == "files_max_mb" and not (value.isdigit() and 1 <= int(value) <= 1000):
+    if name == "files_max_mb" and not (_is_number(value) and 1 <= int(value) <= 1000):
         # The server (waitress) rejects a request body over 1 GiB on its own.
         raise InvalidValueError(
             str(_l("Largest file size")),
@@ -201,7 +206,7 @@ def _validate(name: str, value: str) -> str:
     if name == "vault_idle_minutes":
         # Full-width digits from a Chinese input method become ASCII.
         value = unicodedata.normalize("NFKC", value)
-        if not (value.isascii() and value.isdigit() and 1 <= int(value) <= 240):
+        if not (value.isascii() and _is_number(value) and 1 <= int(value) <= 240):
             raise InvalidValueError(
                 str(_l("Vault idle time")),
                 value,
@@ -216,7 +221,7 @@ def _validate_backup(name: str, value: str) -> str:
     # Full-width digits from a Chinese input method become ASCII.
     value = unicodedata.normalize("NFKC", value)
     if name == "backup_every_days" and not (
-        value.isascii() and value.isdigit() and int(value) <= 365
+        value.isascii() and _is_number(value) and int(value) <= 365
     ):
         raise InvalidValueError(
             str(_l("Days between automatic backups")),
@@ -224,7 +229,7 @@ def _validate_backup(name: str, value: str) -> str:
             str(_l("type a whole number from 0 (off) to 365.")),
         )
     if name == "backup_keep" and not (
-        value.isascii() and value.isdigit() and 1 <= int(value) <= 1000
+        value.isascii() and _is_number(value) and 1 <= int(value) <= 1000
     ):
         raise InvalidValueError(
             str(_l("Automatic backups kept")),
