@@ -77,6 +77,14 @@ class SummaryRow:
             currency = row["currency"]
             self.amounts[currency] = self.amounts.get(currency, 0) + amount
 
+    def merge(self, other: SummaryRow) -> None:
+        """Add another row's count and sums to this one."""
+        self.count += other.count
+        if other.quantity_milli is not None:
+            self.quantity_milli = (self.quantity_milli or 0) + other.quantity_milli
+        for currency, amount in other.amounts.items():
+            self.amounts[currency] = self.amounts.get(currency, 0) + amount
+
 
 @dataclass
 class Summary:
@@ -103,8 +111,10 @@ def summarize_sales(
     raw = sale_data.summarize(db, by, filters)
     rows = _merge(db, by, raw)
     total = SummaryRow(_("Total"))
-    for row in raw:
-        total.add(row)
+    # Each stored row is in exactly one group, so the groups add up to the
+    # total, with fewer additions than the stored rows.
+    for row in rows:
+        total.merge(row)
     currencies = sorted(total.amounts, key=lambda c: (-abs(total.amounts[c]), c))
     return Summary(by, labels[by], rows, total, currencies)
 
