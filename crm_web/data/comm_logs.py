@@ -34,8 +34,9 @@ from crm_web.data.schema import comm_logs, contacts, utcnow
 NO_CATEGORY = "none"
 LIKE_ESCAPE = "!"
 # How many entries, next in list order, a word search reads in order before
-# it scans the whole log (see _search_rows).
-WORD_SEARCH_WINDOW = 5000
+# it scans the whole log (see _search_rows). Reading 5,000 took MariaDB about
+# 50 ms at 100,000 entries, as long as the scan; 1,000 take about 10 ms.
+WORD_SEARCH_WINDOW = 1000
 # Values of LogQuery.follow_up: entries with a follow-up date, not done or done.
 FOLLOW_UP_OPEN = "open"
 FOLLOW_UP_DONE = "done"
