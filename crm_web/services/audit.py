@@ -36,7 +36,7 @@ ACTIONS = {
     "import": _l("Import"),
     "import_undone": _l("Import undone"),
     "export": _l("Export"),
-    "delete": _l("Deleted"),
+    "delete": _l("Moved to the trash"),
     "purge": _l("Deleted for good"),
     "backup": _l("Backup written"),
     "restore": _l("Backup restored"),
