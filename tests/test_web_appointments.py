@@ -576,3 +576,17 @@ def test_berlin_weekly_across_dst(client: FlaskClient, app_db: Database) -> None
     assert page == expected
     assert ics_days(body, berlin) == expected
     assert utc_hours == [8, 7, 7]
+
+
+def test_ics_all_named_in_chinese(client: FlaskClient, app_db: Database) -> None:
+    save_preferences(app_db, {"language": "zh_CN"})
+    app_db.release()
+    today = clock.today(ZONE).isoformat()
+
+    response = client.get("/appointments/export.ics")
+
+    assert download_name(response) == f"预约-{today}.ics"
+    assert (
+        f'filename="appointments-{today}.ics"'
+        in (response.headers["Content-Disposition"])
+    )
