@@ -6,11 +6,12 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, delete, select, update
+from sqlalchemy import ColumnElement, Select, and_, delete, select, update
 
 from crm_web.data.db import Database
 from crm_web.data.records import check_columns
 from crm_web.data.schema import appointment_occurrences, appointments, utcnow
+from crm_web.data.visibility import visible_about_contact
 
 REPEATS = ("daily", "weekly", "monthly")
 LIVE_STATUSES = ("planned", "done")
@@ -23,6 +24,11 @@ _LIVE = appointments.c.deleted == False  # noqa: E712
 # back from today then took 130 ms at 100,000 rows, and 2.5 ms with the
 # hint (rows of bench/appointments.py).
 _STARTS_INDEX_HINT = "FORCE INDEX (ix_appointments_starts)"
+
+
+def _live() -> ColumnElement[bool]:
+    """Live appointments the request's user may see."""
+    return and_(_LIVE, visible_about_contact(appointments))
 
 
 def _with_starts_index(statement: Select[Any]) -> Select[Any]:
@@ -44,7 +50,7 @@ def insert_appointment(db: Database, row: dict[str, Any]) -> None:
 
 
 def get_appointment(db: Database, uuid: str) -> dict[str, Any] | None:
-    statement = select(appointments).where(appointments.c.uuid == uuid, _LIVE)
+    statement = select(appointments).where(appointments.c.uuid == uuid, _live())
     row = db.execute(statement).first()
     return dict(row._mapping) if row else None
 
@@ -77,7 +83,7 @@ def find_single_between(
     statement = (
         select(appointments)
         .where(
-            _LIVE,
+            _live(),
             appointments.c.starts_at >= start,
             appointments.c.starts_at < end,
             appointments.c.repeat == "none",
@@ -100,6 +106,7 @@ def find_series(
     statement = select(appointments).where(
         appointments.c.status.in_(statuses),
         appointments.c.repeat.in_(REPEATS),
+        visible_about_contact(appointments),
     )
     rows = _dicts(db.execute(statement.order_by(appointments.c.id)))
     return [
@@ -126,7 +133,7 @@ def find_single_after(
     statement = (
         select(appointments)
         .where(
-            _LIVE,
+            _live(),
             appointments.c.starts_at >= starts_at,
             ~(
                 (appointments.c.starts_at == starts_at)
@@ -156,7 +163,7 @@ def find_single_before(
     statement = (
         select(appointments)
         .where(
-            _LIVE,
+            _live(),
             appointments.c.starts_at <= starts_at,
             ~(
                 (appointments.c.starts_at == starts_at)
@@ -175,7 +182,7 @@ def find_all(db: Database) -> list[dict[str, Any]]:
     """Return every appointment not deleted, by start (for the .ics export)."""
     statement = (
         select(appointments)
-        .where(_LIVE)
+        .where(_live())
         .order_by(appointments.c.starts_at, appointments.c.id)
     )
     return _dicts(db.execute(statement))
@@ -185,7 +192,7 @@ def find_for_contact(db: Database, contact_uuid: str) -> list[dict[str, Any]]:
     """Return a contact's appointments, latest start first."""
     statement = (
         select(appointments)
-        .where(appointments.c.contact_uuid == contact_uuid, _LIVE)
+        .where(appointments.c.contact_uuid == contact_uuid, _live())
         .order_by(appointments.c.starts_at.desc(), appointments.c.id.desc())
     )
     return _dicts(db.execute(statement))
