@@ -51,8 +51,13 @@ def assert_rejected(
     settings: Settings,
     source: Path,
     error: type[BackupRejectedError],
+    *,
+    unchanged: str = "Nothing was restored",
 ) -> BackupRejectedError:
-    """Restore ``source``, expect ``error``, and check nothing changed."""
+    """Restore ``source``, expect ``error``, and check nothing changed.
+
+    ``unchanged`` is how the message says so in the request's language.
+    """
     rows = all_rows(db)
     files = all_files(settings.files_dir)
     with pytest.raises(error) as raised:
@@ -62,7 +67,7 @@ def assert_rejected(
     assert not backup.safety_folder(settings).exists()
     assert not [p for p in settings.data_dir.iterdir() if p.name.startswith(".")]
     assert source.name in raised.value.message
-    assert "Nothing was restored" in raised.value.message
+    assert unchanged in raised.value.message
     return raised.value
 
 
@@ -227,7 +232,9 @@ def test_too_new_names_both_versions(
         good_zip, tmp_path / "new.zip", manifest=set_field("schema_version", newer)
     )
     with app.test_request_context(headers={"Accept-Language": "zh-CN"}):
-        error = assert_rejected(db, settings, spoiled, BackupTooNewError)
+        error = assert_rejected(
+            db, settings, spoiled, BackupTooNewError, unchanged="没有恢复任何内容"
+        )
     assert f"{newer}" in error.message
     assert f"{schema.LATEST_VERSION}" in error.message
     assert "new.zip" in error.message
@@ -336,6 +343,7 @@ def test_message_in_chinese(
     ):
         backup.restore_backup(db, settings, noise)
     assert "坏的.zip" in raised.value.message
+    assert "不是 zip 文件" in raised.value.message
 
 
 def test_damaged_sqlite_file_with_matching_checksums(

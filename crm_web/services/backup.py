@@ -28,7 +28,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import MetaData
+from sqlalchemy import Connection, MetaData
 from sqlalchemy.exc import DBAPIError
 
 from crm_web.config import Settings
@@ -359,9 +359,9 @@ def _write_files(root: Path, writer: BackupWriter) -> int:
         subfolders.sort()
         for name in sorted(names):
             path = current / name
-            entry = FILES_PREFIX + path.relative_to(root).as_posix()
             if path.is_symlink() or not path.is_file():
                 continue
+            entry = FILES_PREFIX + path.relative_to(root).as_posix()
             if not is_safe_entry_name(entry):
                 log.warning(
                     "Not backed up: %s has a name a backup cannot contain", path
@@ -460,7 +460,7 @@ def _mark_contacts_replaced(db: Database, staged: Path) -> None:
         conn.commit()
 
 
-def _upgrade(conn: Any) -> None:
+def _upgrade(conn: Connection) -> None:
     applied = schema.upgrade(conn)
     if applied:
         log.info("Brought the backup up to date with upgrades %s", applied)
@@ -483,7 +483,7 @@ def _check_sqlite_copy(path: Path, manifest: Manifest, name: str) -> None:
         raise BackupDamagedError(name, SQLITE_ENTRY)
 
 
-def _load_dump(conn: Any, manifest: Manifest, unpacked: Path, name: str) -> None:
+def _load_dump(conn: Connection, manifest: Manifest, unpacked: Path, name: str) -> None:
     """Create the dump's tables as they were and load their rows."""
     metadata = MetaData()
     for table_name, info in manifest.tables.items():
