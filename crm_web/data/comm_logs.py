@@ -294,7 +294,11 @@ def _in_list_order(statement: Select[Any], query: LogQuery) -> Select[Any]:
     service filters a small one by contact_uuids, without the join.
     """
     if query.category_uuid and not query.contact_name:
-        return statement.prefix_with("STRAIGHT_JOIN", dialect="mysql")
+        # A mariadb:// URL gets SQLAlchemy's "mariadb" dialect, a mysql:// one
+        # its "mysql" dialect, even on a MariaDB server.
+        for dialect in ("mysql", "mariadb"):
+            statement = statement.prefix_with("STRAIGHT_JOIN", dialect=dialect)
+        return statement
     return statement
 
 
