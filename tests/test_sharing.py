@@ -199,3 +199,59 @@ def test_files_are_personal_unless_attached_to_a_shared_contact(
     renamed = team["Tom"].post(f"/files/{file_id}/delete")
     assert renamed.status_code == HTTPStatus.FORBIDDEN
     assert team["Admin"].get(f"/files/{file_id}").status_code == HTTPStatus.OK
+
+
+def add_log_entry(client: FlaskClient, contact_id: int, title: str) -> int:
+    response = client.post(
+        "/log/new",
+        data={
+            "contact_id": str(contact_id),
+            "occurred_at": "2026-03-15T10:30",
+            "channel": "wechat",
+            "title": title,
+            "content": "FOB price",
+        },
+    )
+    assert response.status_code == HTTPStatus.FOUND, response.data[:500]
+    match = re.search(r"/log/(\d+)$", response.headers["Location"])
+    assert match
+    return int(match.group(1))
+
+
+def log_titles(client: FlaskClient) -> set[str]:
+    page = client.get("/log/").get_data(as_text=True)
+    return set(re.findall(r'href="/log/\d+[^"]*">([^<]+)</a>', page))
+
+
+def test_log_entries_follow_the_contact(team: dict[str, FlaskClient]) -> None:
+    lily_contact = add_contact(team["Lily"], name="莉莉的客户")
+    entry = add_log_entry(team["Lily"], lily_contact, "莉莉的报价")
+    assert "莉莉的报价" in log_titles(team["Lily"])
+    assert "莉莉的报价" not in log_titles(team["Tom"])
+    assert team["Tom"].get(f"/log/{entry}").status_code == HTTPStatus.NOT_FOUND
+    team["Lily"].post(
+        f"/contacts/{lily_contact}/sharing", data={"user": "Tom", "follow": "1"}
+    )
+    assert "莉莉的报价" in log_titles(team["Tom"])
+    # Tom's entry about Lily's contact is his, and Lily sees it as the
+    # contact's owner.
+    add_log_entry(team["Tom"], lily_contact, "汤姆的回访")
+    assert "汤姆的回访" in log_titles(team["Lily"])
+    assert {"莉莉的报价", "汤姆的回访"} <= log_titles(team["Admin"])
+
+
+def test_appointments_are_private_to_their_owner(
+    team: dict[str, FlaskClient],
+) -> None:
+    response = team["Lily"].post(
+        "/appointments/new",
+        data={
+            "title": "莉莉的拜访",
+            "starts_at_local": "2030-01-07T10:00",
+            "repeat": "none",
+        },
+    )
+    assert response.status_code == HTTPStatus.FOUND, response.data[:500]
+    for name, expected in (("Lily", True), ("Tom", False), ("Admin", True)):
+        page = team[name].get("/appointments/?view=all").get_data(as_text=True)
+        assert ("莉莉的拜访" in page) is expected, name

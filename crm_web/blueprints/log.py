@@ -29,8 +29,8 @@ from werkzeug.wrappers import Response
 
 from crm_web import web
 from crm_web.errors import UserError
+from crm_web.services import audit, clock, contact_picker
 from crm_web.services import categories as category_service
-from crm_web.services import clock, contact_picker
 from crm_web.services import comm_log as log_service
 from crm_web.services import comm_log_files as log_files
 from crm_web.services import contacts as contact_service
@@ -259,7 +259,11 @@ def _cancel_url(row: dict[str, Any] | None, values: Any) -> str:
 
 @bp.post("/<int:entry_id>/delete")
 def delete(entry_id: int) -> Response:
+    entry = log_service.require_entry(web.db(), entry_id)
     log_service.set_deleted(web.db(), entry_id, deleted=True)
+    audit.record(
+        web.db(), "delete", user=web.owner(), target=log_service.entry_label(entry)
+    )
     flash(_("The log entry was moved to the trash. You can restore it from there."))
     return redirect(web.safe_next(request.form.get("next"), url_for(".index")))
 
@@ -309,8 +313,15 @@ def export() -> Response:
         kind = "xlsx"
     folder = Path(tempfile.mkdtemp(dir=web.settings().work_dir))
     path = folder / f"log.{kind}"
-    log_files.export_log(
+    count = log_files.export_log(
         web.db(), path, kind, filters_from(request.args), zone=user_zone()
+    )
+    audit.record(
+        web.db(),
+        "export",
+        user=web.owner(),
+        target=path.name,
+        detail=f"{count} log entries",
     )
 
     @after_this_request

@@ -30,6 +30,7 @@ from sqlalchemy import (
 from crm_web.data.db import Database
 from crm_web.data.records import as_dicts, check_columns
 from crm_web.data.schema import comm_logs, contacts, utcnow
+from crm_web.data.visibility import visible_about_contact
 
 NO_CATEGORY = "none"
 LIKE_ESCAPE = "!"
@@ -116,6 +117,7 @@ def _conditions(
         conditions = [log.deleted.op("+")(0) == int(query.deleted)]
     else:
         conditions = [log.deleted == (true() if query.deleted else false())]
+    conditions.append(visible_about_contact(comm_logs))
     if query.contact_uuids is not None:
         conditions.append(log.contact_uuid.in_(query.contact_uuids))
     if query.start is not None:
@@ -180,7 +182,9 @@ def insert_logs(db: Database, rows: Sequence[dict[str, Any]]) -> None:
 
 def get_log(db: Database, log_id: int) -> dict[str, Any] | None:
     """Return one entry (deleted or not) with its contact's name, or None."""
-    statement = _joined(comm_logs, *_contact_columns()).where(comm_logs.c.id == log_id)
+    statement = _joined(comm_logs, *_contact_columns()).where(
+        comm_logs.c.id == log_id, visible_about_contact(comm_logs)
+    )
     row = db.execute(statement).first()
     return dict(row._mapping) if row else None
 
@@ -456,7 +460,11 @@ def find_for_contact(
     """Return a contact's live entries, newest first."""
     statement = (
         select(comm_logs)
-        .where(comm_logs.c.contact_uuid == contact_uuid, comm_logs.c.deleted == false())
+        .where(
+            comm_logs.c.contact_uuid == contact_uuid,
+            comm_logs.c.deleted == false(),
+            visible_about_contact(comm_logs),
+        )
         .order_by(comm_logs.c.occurred_at.desc(), comm_logs.c.id.desc())
         .limit(limit)
     )
@@ -489,6 +497,7 @@ def find_follow_ups_due(
         _joined(comm_logs, *_contact_columns())
         .where(
             comm_logs.c.deleted == false(),
+            visible_about_contact(comm_logs),
             comm_logs.c.follow_up_done == false(),
             comm_logs.c.follow_up_on.is_not(None),
             comm_logs.c.follow_up_on <= on_or_before,
