@@ -255,3 +255,25 @@ def test_appointments_are_private_to_their_owner(
     for name, expected in (("Lily", True), ("Tom", False), ("Admin", True)):
         page = team[name].get("/appointments/?view=all").get_data(as_text=True)
         assert ("莉莉的拜访" in page) is expected, name
+
+
+AREAS_FOR_EVERYONE = (
+    "/",
+    "/contacts/",
+    "/log/",
+    "/sales/",
+    "/appointments/",
+    "/vault/",
+    "/files/",
+    "/imports/",
+    "/exports/",
+    "/account/password",
+)
+AREAS_FOR_ADMINS = ("/users/", "/users/audit", "/settings/", "/backup/")
+
+
+@pytest.mark.parametrize("path", AREAS_FOR_EVERYONE + AREAS_FOR_ADMINS)
+def test_each_role_opens_its_areas(team: dict[str, FlaskClient], path: str) -> None:
+    assert team["Admin"].get(path).status_code == HTTPStatus.OK
+    expected = HTTPStatus.FORBIDDEN if path in AREAS_FOR_ADMINS else HTTPStatus.OK
+    assert team["Lily"].get(path).status_code == expected
