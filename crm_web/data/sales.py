@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, fields
 from datetime import date
 from typing import Any
@@ -322,8 +322,12 @@ def _live_for_summary(filters: SaleFilters) -> ColumnElement[bool]:
     return (type_coerce(sales.c.deleted, Integer) + 0) == 0
 
 
-def summarize(db: Database, by: str, filters: SaleFilters) -> list[dict[str, Any]]:
+def summarize(db: Database, by: str, filters: SaleFilters) -> Iterable[dict[str, Any]]:
     """Return count, quantity and amount per group value and currency.
+
+    By contact the rows come from a generator, to be read once: holding
+    5,700 row dicts at once made CPython's full garbage collections (about
+    95 ms in the benchmark's process) run in one summary out of seven.
 
     Each row has ``key`` (a tuple of the group values: (year, month) for
     "month", the category uuid for "category"), ``currency``, ``count``,
@@ -413,7 +417,9 @@ def _summary_rows(
     return rows
 
 
-def _contact_summary(db: Database, per_contact: Select[Any]) -> list[dict[str, Any]]:
+def _contact_summary(
+    db: Database, per_contact: Select[Any]
+) -> Iterator[dict[str, Any]]:
     """Return the summary by contact from one row per contact, with its name.
 
     The sums of all currencies come in one JSON object per contact,
@@ -442,21 +448,18 @@ def _contact_summary(db: Database, per_contact: Select[Any]) -> list[dict[str, A
         .select_from(joined)
         .group_by(inner.c.k0)
     )
-    rows = []
     for uuid, by_currency, name, company in db.execute(statement):
+        key = (uuid,)
         for currency, (count, quantity, amount) in json.loads(by_currency).items():
-            rows.append(
-                {
-                    "key": (uuid,),
-                    "currency": currency,
-                    "count": int(count),
-                    "quantity_milli": _whole(quantity),
-                    "amount_minor": _whole(amount),
-                    "name": name,
-                    "company": company,
-                }
-            )
-    return rows
+            yield {
+                "key": key,
+                "currency": currency,
+                "count": int(count),
+                "quantity_milli": _whole(quantity),
+                "amount_minor": _whole(amount),
+                "name": name,
+                "company": company,
+            }
 
 
 def _whole(total: Any) -> int | None:

@@ -10,7 +10,7 @@ shows its most common spelling. Sums are integers of minor units.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -119,7 +119,7 @@ def summarize_sales(
     return Summary(by, labels[by], rows, total, currencies)
 
 
-def _merge(db: Database, by: str, raw: list[dict[str, Any]]) -> list[SummaryRow]:
+def _merge(db: Database, by: str, raw: Iterable[dict[str, Any]]) -> list[SummaryRow]:
     if by == "month":
         return _by_month(raw)
     if by in ("contact", "category"):
@@ -149,7 +149,7 @@ def _value_label(by: str, value: str) -> str:
     return value
 
 
-def _by_month(raw: list[dict[str, Any]]) -> list[SummaryRow]:
+def _by_month(raw: Iterable[dict[str, Any]]) -> list[SummaryRow]:
     groups: dict[tuple[int, int], SummaryRow] = {}
     for row in raw:
         year, month = (int(part) for part in row["key"])
@@ -159,27 +159,36 @@ def _by_month(raw: list[dict[str, Any]]) -> list[SummaryRow]:
     return [groups[key] for key in sorted(groups)]
 
 
-def _by_reference(db: Database, by: str, raw: list[dict[str, Any]]) -> list[SummaryRow]:
-    if by == "contact":
-        # The summary query joins the contact's name, or leaves it None.
-        names = {
-            row["key"][0]: row["name"] or row["company"]
-            for row in raw
-            if row["name"] is not None
-        }
-        missing = _("(no contact)")
-    else:
+def _by_reference(
+    db: Database, by: str, raw: Iterable[dict[str, Any]]
+) -> list[SummaryRow]:
+    """Group by contact or category; ``raw`` is read once, as it may be a generator."""
+    names: dict[str, str] = {}
+    if by == "category":
         names = {c["uuid"]: c["name"] for c in category_data.find_categories(db)}
-        missing = _("(no category)")
+    missing = _("(no contact)") if by == "contact" else _("(no category)")
     groups: dict[str, SummaryRow] = {}
     for row in raw:
         uuid = row["key"][0] or ""
-        group = groups.setdefault(
-            uuid, SummaryRow(names.get(uuid, missing) if uuid else missing)
-        )
-        group.values = [uuid]
+        group = groups.get(uuid)
+        if group is None:
+            label = _reference_label(row, uuid, names, missing)
+            group = groups[uuid] = SummaryRow(label, values=[uuid])
         group.add(row)
     return sorted(groups.values(), key=lambda g: (-g.count, g.label))
+
+
+def _reference_label(
+    row: Mapping[str, Any], uuid: str, names: Mapping[str, str], missing: str
+) -> str:
+    if not uuid:
+        return missing
+    if "name" in row:
+        # The summary by contact joins the contact's name, or None for none.
+        if row["name"] is None:
+            return missing
+        return str(row["name"] or row["company"])
+    return names.get(uuid, missing)
 
 
 # --- chart -------------------------------------------------------------------
