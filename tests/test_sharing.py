@@ -277,3 +277,35 @@ def test_each_role_opens_its_areas(team: dict[str, FlaskClient], path: str) -> N
     assert team["Admin"].get(path).status_code == HTTPStatus.OK
     expected = HTTPStatus.FORBIDDEN if path in AREAS_FOR_ADMINS else HTTPStatus.OK
     assert team["Lily"].get(path).status_code == expected
+
+
+def test_sales_and_their_summary_show_only_what_the_user_may_see(
+    team: dict[str, FlaskClient],
+) -> None:
+    for name, item, price in (("Lily", "莉莉的样品", "10"), ("Tom", "汤姆的样品", "7")):
+        response = team[name].post(
+            "/sales/new",
+            data={
+                "sold_on": "2026-03-05",
+                "item": item,
+                "quantity": "2",
+                "unit_price": price,
+                "currency": "CNY",
+                "status": "paid",
+            },
+        )
+        assert response.status_code == HTTPStatus.FOUND, response.data[:500]
+    # Item and service type lists are shared words, like categories.
+    tom_list = re.sub(
+        r"<datalist.*?</datalist>",
+        "",
+        team["Tom"].get("/sales/").get_data(as_text=True),
+    )
+    assert "汤姆的样品" in tom_list and "莉莉的样品" not in tom_list
+    summary = team["Tom"].get("/sales/summary?by=item").get_data(as_text=True)
+    assert "汤姆的样品" in summary and "莉莉的样品" not in summary
+    assert "14.00" in summary and "34.00" not in summary
+    admin = team["Admin"].get("/sales/summary?by=item").get_data(as_text=True)
+    assert "34.00" in admin
+    export = team["Tom"].get("/sales/export?format=txt").get_data()
+    assert "莉莉的样品".encode() not in export and "汤姆的样品".encode() in export

@@ -26,14 +26,15 @@ from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
 from crm_web import web
-from crm_web.services import categories as category_service
 from crm_web.services import (
+    audit,
     contact_picker,
     money,
     sales_contacts,
     sales_io,
     sales_summary,
 )
+from crm_web.services import categories as category_service
 from crm_web.services import sales as sale_service
 from crm_web.services.clock import CURRENCIES
 from crm_web.services.exporting import EXPORT_KINDS, content_type
@@ -248,7 +249,14 @@ def _render_form(
 
 @bp.post("/<int:sale_id>/delete")
 def delete(sale_id: int) -> Response:
+    sale = sale_service.require_sale(web.db(), sale_id)
     sale_service.set_deleted(web.db(), sale_id, deleted=True)
+    audit.record(
+        web.db(),
+        "delete",
+        user=web.owner(),
+        target=f"{sale['sold_on']} {sale['item'] or sale['service_type']}",
+    )
     flash(_("The record was moved to the trash. You can restore it from there."))
     return redirect(web.safe_next(request.form.get("next"), url_for(".index")))
 
@@ -440,7 +448,12 @@ def export() -> Response:
         kind = "xlsx"
     folder = Path(tempfile.mkdtemp(dir=web.settings().work_dir))
     path = folder / f"sales.{kind}"
-    sales_io.export_sales(web.db(), path, _filters(), custom_labels=custom_labels())
+    count = sales_io.export_sales(
+        web.db(), path, _filters(), custom_labels=custom_labels()
+    )
+    audit.record(
+        web.db(), "export", user=web.owner(), detail=f"{count} sales records ({kind})"
+    )
     name = f"{_('sales')}-{date.today().isoformat()}.{kind}"
     return _send(folder, path, name, kind)
 

@@ -27,7 +27,7 @@ from sqlalchemy import (
 from crm_web.data.db import Database
 from crm_web.data.records import as_dicts, check_columns
 from crm_web.data.schema import contacts, sales, utcnow
-from crm_web.data.visibility import visible
+from crm_web.data.visibility import visible, visible_about_contact
 
 INSERT_CHUNK = 1000
 # Columns a summary may group by, besides month, contact and category.
@@ -119,7 +119,9 @@ def insert_sales(db: Database, rows: Sequence[dict[str, Any]]) -> None:
 
 
 def get_sale(db: Database, sale_id: int) -> dict[str, Any] | None:
-    row = db.execute(select(sales).where(sales.c.id == sale_id)).first()
+    row = db.execute(
+        select(sales).where(sales.c.id == sale_id, visible_about_contact(sales))
+    ).first()
     return dict(row._mapping) if row else None
 
 
@@ -185,8 +187,11 @@ def _contains(column: Any, needle: str) -> ColumnElement[bool]:
 
 
 def filter_conditions(filters: SaleFilters) -> list[ColumnElement[bool]]:
-    """Return the WHERE conditions of ``filters`` on the sales table."""
-    conditions: list[ColumnElement[bool]] = []
+    """Return the WHERE conditions of ``filters`` on the sales table.
+
+    They include which records the request's user may see.
+    """
+    conditions: list[ColumnElement[bool]] = [visible_about_contact(sales)]
     for name in TEXT_FILTERS:
         value = getattr(filters, name)
         if value:
@@ -286,7 +291,11 @@ def find_for_contact(db: Database, contact_uuid: str) -> list[dict[str, Any]]:
     """Return a contact's live sales, newest first."""
     statement = (
         select(sales)
-        .where(_live(), sales.c.contact_uuid == contact_uuid)
+        .where(
+            _live(),
+            sales.c.contact_uuid == contact_uuid,
+            visible_about_contact(sales),
+        )
         .order_by(sales.c.sold_on.desc(), sales.c.id.desc())
     )
     return as_dicts(db.execute(statement))
@@ -493,7 +502,12 @@ def sum_amounts(db: Database, *, start: date, end: date) -> dict[str, int]:
     """Return live sales' amount per currency for start <= sold_on < end."""
     statement = (
         select(sales.c.currency, func.sum(sales.c.amount_minor))
-        .where(_live(), sales.c.sold_on >= start, sales.c.sold_on < end)
+        .where(
+            _live(),
+            sales.c.sold_on >= start,
+            sales.c.sold_on < end,
+            visible_about_contact(sales),
+        )
         .group_by(sales.c.currency)
     )
     return {row[0]: int(row[1] or 0) for row in db.execute(statement)}
