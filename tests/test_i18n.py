@@ -71,3 +71,29 @@ def test_dates_read_one_way_with_and_without_a_time(app: Flask) -> None:
     with app.test_request_context(headers={"Accept-Language": "zh-CN"}):
         assert web.format_date(moment.date()) == "2026年12月4日"
         assert web.format_moment(moment) == "2026年12月4日 10:30"
+
+
+@pytest.mark.parametrize(
+    ("typed", "stored"),
+    [
+        ("３０", "30"),
+        (" 45 ", "45"),
+        ("045", "45"),
+        ("²", None),
+        ("4", None),
+        ("3e1", None),
+    ],
+)
+def test_whole_number_settings_accept_full_width_digits(
+    app: Flask, typed: str, stored: str | None
+) -> None:
+    from crm_web.services.preferences import load_preferences, save_preferences
+
+    with app.test_request_context(headers={"Accept-Language": "en"}):
+        if stored is None:
+            with pytest.raises(InvalidValueError) as raised:
+                save_preferences(web.db(), {"session_idle_minutes": typed})
+            assert "from 5 to 1440" in raised.value.message
+        else:
+            save_preferences(web.db(), {"session_idle_minutes": typed})
+            assert load_preferences(web.db())["session_idle_minutes"] == stored

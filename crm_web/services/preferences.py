@@ -133,6 +133,48 @@ def save_preferences(db: Database, values: dict[str, str]) -> None:
     db.write(work)
 
 
+# Settings that hold a whole number: lowest, highest, name, hint.
+WHOLE_NUMBERS: dict[str, tuple[int, int, object, object]] = {
+    "page_size": (
+        10,
+        500,
+        _l("Page size"),
+        _l("type a whole number from 10 to 500."),
+    ),
+    "session_idle_minutes": (
+        5,
+        1440,
+        _l("Minutes without activity"),
+        _l("type a whole number from 5 to 1440."),
+    ),
+    # The server (waitress) rejects a request body over 1 GiB on its own.
+    "files_max_mb": (
+        1,
+        1000,
+        _l("Largest file size"),
+        _l("type a whole number of MB from 1 to 1000."),
+    ),
+    "vault_idle_minutes": (
+        1,
+        240,
+        _l("Vault idle time"),
+        _l("type a whole number of minutes from 1 to 240."),
+    ),
+    "backup_every_days": (
+        0,
+        365,
+        _l("Days between automatic backups"),
+        _l("type a whole number from 0 (off) to 365."),
+    ),
+    "backup_keep": (
+        1,
+        1000,
+        _l("Automatic backups kept"),
+        _l("type a whole number from 1 to 1000."),
+    ),
+}
+
+
 def _is_number(value: str) -> bool:
     """Return whether ``value`` is a whole number typed in ASCII digits."""
     return value.isascii() and value.isdigit()
@@ -184,58 +226,24 @@ def _validate(name: str, value: str) -> str:
                 value,
                 str(_l("use a three-letter currency code such as CNY or USD.")),
             )
-    if name == "session_idle_minutes" and not (
-        _is_number(value) and 5 <= int(value) <= 1440
-    ):
-        raise InvalidValueError(
-            str(_l("Minutes without activity")),
-            value,
-            str(_l("type a whole number from 5 to 1440.")),
-        )
-    if name == "page_size" and not (_is_number(value) and 10 <= int(value) <= 500):
-        raise InvalidValueError(
-            str(_l("Page size")), value, str(_l("type a whole number from 10 to 500."))
-        )
-    if name == "files_max_mb" and not (_is_number(value) and 1 <= int(value) <= 1000):
-        # The server (waitress) rejects a request body over 1 GiB on its own.
-        raise InvalidValueError(
-            str(_l("Largest file size")),
-            value,
-            str(_l("type a whole number of MB from 1 to 1000.")),
-        )
-    if name == "vault_idle_minutes":
-        # Full-width digits from a Chinese input method become ASCII.
-        value = unicodedata.normalize("NFKC", value)
-        if not (value.isascii() and _is_number(value) and 1 <= int(value) <= 240):
-            raise InvalidValueError(
-                str(_l("Vault idle time")),
-                value,
-                str(_l("type a whole number of minutes from 1 to 240.")),
-            )
+    if name in WHOLE_NUMBERS:
+        return _whole_number(name, value)
     if name.startswith("backup_"):
         return _validate_backup(name, value)
     return value
 
 
-def _validate_backup(name: str, value: str) -> str:
+def _whole_number(name: str, value: str) -> str:
+    """Return ``value`` as ASCII digits within the setting's range, or raise."""
+    low, high, label, hint = WHOLE_NUMBERS[name]
     # Full-width digits from a Chinese input method become ASCII.
     value = unicodedata.normalize("NFKC", value)
-    if name == "backup_every_days" and not (
-        value.isascii() and _is_number(value) and int(value) <= 365
-    ):
-        raise InvalidValueError(
-            str(_l("Days between automatic backups")),
-            value,
-            str(_l("type a whole number from 0 (off) to 365.")),
-        )
-    if name == "backup_keep" and not (
-        value.isascii() and _is_number(value) and 1 <= int(value) <= 1000
-    ):
-        raise InvalidValueError(
-            str(_l("Automatic backups kept")),
-            value,
-            str(_l("type a whole number from 1 to 1000.")),
-        )
+    if not (_is_number(value) and low <= int(value) <= high):
+        raise InvalidValueError(str(label), value, str(hint))
+    return str(int(value))
+
+
+def _validate_backup(name: str, value: str) -> str:
     if name == "backup_folder" and value:
         folder = Path(value).expanduser()
         if not folder.is_absolute() or folder.is_file():
