@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import re
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from http import HTTPStatus
 from zoneinfo import ZoneInfo
 
@@ -590,3 +591,30 @@ def test_ics_all_named_in_chinese(client: FlaskClient, app_db: Database) -> None
         f'filename="appointments-{today}.ics"'
         in (response.headers["Content-Disposition"])
     )
+
+
+@pytest.mark.parametrize(("days_ahead", "view"), [(0, "today"), (400, "all")])
+def test_saving_shows_the_view_that_holds_the_appointment(
+    client: FlaskClient, days_ahead: int, view: str
+) -> None:
+    starts = today_at(10) + timedelta(days=days_ahead)
+    response = post_new(client, starts_at_local=starts.strftime("%Y-%m-%dT%H:%M"))
+    assert response.headers["Location"] == f"/appointments/?view={view}"  # type: ignore[attr-defined]
+
+
+def test_view_for_day_picks_the_first_view_that_holds_it() -> None:
+    monday = date(2026, 12, 28)
+    pick = functools.partial(service.view_for_day, today=monday, week_start="monday")
+    assert pick(monday) == "today"
+    assert pick(date(2027, 1, 3)) == "this_week"  # Sunday, next month
+    assert pick(date(2027, 1, 4)) == "next_week"
+    assert pick(date(2026, 12, 1)) == "this_month"
+    assert pick(date(2027, 1, 31)) == "next_month"
+    assert pick(date(2027, 2, 1)) == "all"
+    assert pick(date(2026, 11, 30)) == "all"
+
+
+def test_reminder_choices_read_in_hours_and_days(client: FlaskClient) -> None:
+    page = client.get("/appointments/new").get_data(as_text=True)
+    labels = re.findall(r'<option value="\d+"[^>]*>\s*([^<]+?)\s*</option>', page)
+    assert labels[-3:] == ["1 hour before", "2 hours before", "1 day before"]

@@ -109,7 +109,7 @@ def new() -> Any:
     except AppointmentInvalidError as error:
         return _render_form(None, request.form, error=error)
     flash(_("Appointment saved."))
-    return redirect(_after_save())
+    return redirect(_after_save(values["starts_at_local"]))
 
 
 def _new_values() -> dict[str, Any]:
@@ -142,12 +142,18 @@ def edit(uuid: str) -> Any:
     except AppointmentInvalidError as error:
         return _render_form(row, request.form, error=error)
     flash(_("Appointment saved."))
-    return redirect(_after_save())
+    return redirect(_after_save(values["starts_at_local"]))
 
 
-def _after_save() -> str:
-    default = url_for(".index", view=DEFAULT_VIEW)
-    return web.safe_next(request.form.get("next"), default)
+def _after_save(starts: datetime | None = None) -> str:
+    """Return the page to show: ``next``, or the first view holding ``starts``."""
+    view = DEFAULT_VIEW
+    if starts is not None:
+        today = clock.today(_zone())
+        view = service.view_for_day(
+            starts.date(), today=today, week_start=_week_start()
+        )
+    return web.safe_next(request.form.get("next"), url_for(".index", view=view))
 
 
 def _render_form(

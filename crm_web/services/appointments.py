@@ -421,6 +421,15 @@ def view_days(name: str, *, today: date, week_start: str) -> tuple[date, date]:
     raise ValueError(f"{name!r} is not a dated view")
 
 
+def view_for_day(day: date, *, today: date, week_start: str) -> str:
+    """Return the first dated quick view that holds ``day``, else "all"."""
+    for name in ("today", "this_week", "next_week", "this_month", "next_month"):
+        first, after_last = view_days(name, today=today, week_start=week_start)
+        if first <= day < after_last:
+            return name
+    return "all"
+
+
 def _add_month(first_day: date) -> date:
     if first_day.month == 12:
         return first_day.replace(year=first_day.year + 1, month=1)
