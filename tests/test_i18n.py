@@ -97,3 +97,15 @@ def test_whole_number_settings_accept_full_width_digits(
         else:
             save_preferences(web.db(), {"session_idle_minutes": typed})
             assert load_preferences(web.db())["session_idle_minutes"] == stored
+
+
+def test_settings_report_every_bad_value_and_store_none(client: FlaskClient) -> None:
+    client.post("/settings/language", data={"language": "en", "next": "/"})
+    page = client.post(
+        "/settings/",
+        data={"time_zone": "Mars/Base", "default_currency": "XYZ", "page_size": "20"},
+    ).get_data(as_text=True)
+    assert "Time zone “Mars/Base” is not valid" in page
+    assert "Currency “XYZ” is not valid" in page
+    saved = client.get("/settings/").get_data(as_text=True)
+    assert 'value="20"' not in saved

@@ -14,9 +14,17 @@ from flask_babel import lazy_gettext as _l
 
 from crm_web.data import preferences as preference_data
 from crm_web.data.db import Database
-from crm_web.errors import InvalidValueError
-from crm_web.i18n import LANGUAGES, format_list
+from crm_web.errors import InvalidValueError, UserError
+from crm_web.i18n import LANGUAGES, format_list, join_sentences
 from crm_web.services import clock
+
+
+class SettingsInvalidError(UserError):
+    """Several settings have bad values; the message lists each one."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__(join_sentences(problems))
+        self.problems = problems
 
 
 @dataclass(frozen=True)
@@ -123,8 +131,21 @@ def load_preferences(db: Database) -> dict[str, str]:
 
 
 def save_preferences(db: Database, values: dict[str, str]) -> None:
-    """Validate and store the given settings in one transaction."""
-    cleaned = {name: _validate(name, value.strip()) for name, value in values.items()}
+    """Validate and store the given settings in one transaction.
+
+    Every bad value is reported at once, and then nothing is stored.
+    """
+    cleaned: dict[str, str] = {}
+    problems: list[InvalidValueError] = []
+    for name, value in values.items():
+        try:
+            cleaned[name] = _validate(name, value.strip())
+        except InvalidValueError as error:
+            problems.append(error)
+    if len(problems) == 1:
+        raise problems[0]
+    if problems:
+        raise SettingsInvalidError([error.message for error in problems])
 
     def work(db: Database) -> None:
         for name, value in cleaned.items():
