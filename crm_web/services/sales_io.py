@@ -29,6 +29,7 @@ from crm_web.services import money, text
 from crm_web.services.cells import unguard_formula
 from crm_web.services.exporting import kind_for_filename, write_table
 from crm_web.services.importing.detect import SourceInfo, detect
+from crm_web.services.importing.headers import SYNONYMS as CONTACT_SYNONYMS
 from crm_web.services.importing.headers import normalize_header
 from crm_web.services.importing.readers import iter_rows, sample_rows
 from crm_web.services.importing.rejected import write_rejected_rows
@@ -51,22 +52,27 @@ HEADER_SCAN_ROWS = 30
 PREVIEW_ROWS = 20
 
 # Header spellings of each column, besides its label in either language.
+# The contact columns also take every spelling the contact importer knows
+# (see _CONTACT_HEADERS).
 # fmt: off
 SYNONYMS: dict[str, tuple[str, ...]] = {
     "contact": ("contact", "客户", "客户名称", "联系人", "姓名", "名称", "Customer",
                 "Name", "Client"),
     "phone": ("phone", "手机", "电话", "手机号", "联系电话", "Mobile", "Tel"),
     "email": ("email", "邮箱", "电子邮件", "E-mail", "Mail"),
-    "sold_on": ("sold_on", "日期", "销售日期", "成交日期", "下单日期", "Date",
-                "Order date", "Sale date"),
-    "item": ("item", "销售项目", "商品", "产品", "品名", "货品", "项目", "Product",
-             "Sales item", "Item"),
-    "service_type": ("service_type", "服务类型", "服务", "Service", "Service type"),
+    "sold_on": ("sold_on", "日期", "销售日期", "成交日期", "下单日期", "订单日期",
+                "交易日期", "Date", "Order date", "Sale date"),
+    "item": ("item", "销售项目", "商品", "商品名称", "产品", "产品名称", "品名",
+             "货品", "货品名称", "项目", "Product", "Product name", "Sales item",
+             "Item"),
+    "service_type": ("service_type", "服务类型", "服务", "服务项目", "Service",
+                     "Service type"),
     "quantity": ("quantity", "数量", "Qty", "Quantity"),
     "unit_price": ("unit_price", "单价", "Unit price", "Price"),
-    "amount": ("amount", "金额", "总价", "合计", "Amount", "Total"),
-    "currency": ("currency", "币种", "货币", "Currency"),
-    "status": ("status", "状态", "Status"),
+    "amount": ("amount", "金额", "总价", "总金额", "合计", "销售金额", "订单金额",
+               "成交金额", "Amount", "Total"),
+    "currency": ("currency", "币种", "货币", "币别", "Currency"),
+    "status": ("status", "状态", "订单状态", "Status"),
     "notes": ("notes", "备注", "说明", "Notes", "Remarks"),
 }
 # Status words people type, besides the codes and their labels.
@@ -121,11 +127,33 @@ class SalesImportSummary:
         )
 
 
+# Sales column -> contact importer fields whose header spellings it takes.
+_CONTACT_HEADERS = {
+    "contact": ("name", "company"),
+    "phone": ("mobile", "phone"),
+    "email": ("email",),
+}
+# Contact headers that name something else in a sales sheet: "单位" there is
+# the unit of measure (piece, box), not the customer's organisation.
+_NOT_CONTACT_HEADERS = frozenset({"单位"})
+
+
+def _spellings(name: str) -> list[str]:
+    label = FIELD_LABELS.get(name)
+    spellings = [*SYNONYMS.get(name, ()), *([str(label)] if label else [])]
+    for field_name in _CONTACT_HEADERS.get(name, ()):
+        spellings.extend(
+            spelling
+            for spelling in CONTACT_SYNONYMS[field_name]
+            if spelling not in _NOT_CONTACT_HEADERS
+        )
+    return spellings
+
+
 def _lookup(custom_labels: Mapping[str, str]) -> dict[str, str]:
     lookup: dict[str, str] = {}
-    for name, spellings in SYNONYMS.items():
-        label = FIELD_LABELS.get(name)
-        for spelling in (*spellings, *([str(label)] if label else [])):
+    for name in SYNONYMS:
+        for spelling in _spellings(name):
             lookup.setdefault(normalize_header(spelling), name)
     for name in CUSTOM_FIELDS:
         lookup.setdefault(normalize_header(name), name)
