@@ -512,6 +512,7 @@ def test_import_rejects_unknown_contact(
     summary = run_import(db, path, tmp_path)
     assert (summary.inserted, summary.rejected) == (1, 1)
     assert "No contact matches “王芳”" in summary.rejected_reasons[0]
+    assert "“”" not in summary.rejected_reasons[0]
     assert summary.rejected_file is not None
     rejected = openpyxl.load_workbook(summary.rejected_file).active
     assert [c.value for c in rejected[1]][-1] == "Reason rejected"
@@ -557,6 +558,74 @@ def test_headers_map_chinese_spellings() -> None:
         "title",
         "content",
     ]
+
+
+@pytest.mark.parametrize(
+    ("header", "key"),
+    [("电子邮箱", "email"), ("邮箱地址", "email"), ("手机号码", "mobile"),
+     ("客户姓名", "contact"), ("联系人", "contact"), ("固定电话", "phone"),
+     ("E-mail address", "email"), ("姓名(Name)", "contact"),
+     ("公司名称", "company")],
+)  # fmt: skip
+def test_headers_map_contact_import_spellings(header: str, key: str) -> None:
+    assert log_files.map_log_headers(["日期", header]) == ["occurred_at", key]
+
+
+def import_rows(
+    db: Database, tmp_path: Path, header: list[str], *rows: list[Any]
+) -> log_files.LogImportSummary:
+    path = tmp_path / "log.xlsx"
+    book = openpyxl.Workbook()
+    book.active.append(header)
+    for row in rows:
+        book.active.append(row)
+    book.save(path)
+    return run_import(db, path, tmp_path)
+
+
+def test_import_reads_wps_email_header(db: Database, tmp_path: Path) -> None:
+    add_contact(db, name="Hans Müller", email="hans@muller.de")
+    when = datetime(2024, 3, 1, 9, 0)
+    summary = import_rows(
+        db, tmp_path, ["日期", "客户姓名", "电子邮箱", "标题"],
+        [when, "", "HANS@MULLER.DE", "Offer"],
+    )  # fmt: skip
+    assert (summary.inserted, summary.rejected) == (1, 0)
+
+
+def test_import_names_every_value_typed(db: Database, tmp_path: Path) -> None:
+    summary = import_rows(
+        db, tmp_path, ["日期", "联系人", "电子邮箱", "标题"],
+        [datetime(2024, 3, 1, 9, 0), "", "nobody@example.com", "Offer"],
+    )  # fmt: skip
+    reason = summary.rejected_reasons[0]
+    assert "“nobody@example.com”" in reason
+    assert "“”" not in reason
+
+
+def test_import_says_which_contact_cells_are_empty(
+    db: Database, tmp_path: Path
+) -> None:
+    summary = import_rows(
+        db, tmp_path, ["日期", "联系人", "电子邮箱", "Notes from the call"],
+        [datetime(2024, 3, 1, 9, 0), "", "", "HANS@MULLER.DE"],
+    )  # fmt: skip
+    reason = summary.rejected_reasons[0]
+    assert "“联系人”, “电子邮箱” empty" in reason
+    assert "“”" not in reason
+
+
+def test_import_says_several_contacts_match(
+    db: Database, zhang: dict, tmp_path: Path
+) -> None:
+    add_contact(db, name="张伟", company="南方物流")
+    summary = import_rows(
+        db, tmp_path, ["日期", "联系人", "标题"],
+        [datetime(2024, 3, 1, 9, 0), "张", "Call"],
+    )  # fmt: skip
+    reason = summary.rejected_reasons[0]
+    assert "Several contacts match “张”" in reason
+    assert "phone or e-mail column" in reason
 
 
 # --- follow-up done ----------------------------------------------------------

@@ -191,6 +191,22 @@ def test_import_wizard_imports_rows(client: FlaskClient, contact_id: int) -> Non
     assert "你好" in client.get("/log/").get_data(as_text=True)
 
 
+def test_import_preview_shows_rejected_cells(
+    client: FlaskClient, contact_id: int
+) -> None:
+    body = "日期\t联系人\t电子邮箱\t标题\n2024-03-01 09:00\t王芳\t\t报价\n"
+    response = client.post(
+        "/log/import",
+        data={"file": (io.BytesIO(body.encode("utf-8")), "log.txt")},
+        content_type="multipart/form-data",
+    )
+    review = client.get(response.headers["Location"]).get_data(as_text=True)
+    row = review[review.index('<tr class="problem">') :]
+    assert "<td>王芳</td>" in row
+    assert "<td>2024-03-01 09:00</td>" in row
+    assert "<td>报价</td>" in row
+
+
 def test_import_rejects_file_without_columns(client: FlaskClient) -> None:
     response = client.post(
         "/log/import",

@@ -69,6 +69,20 @@ def local_moment(value: datetime | None) -> str:
     return web.format_moment(value.replace(tzinfo=None))
 
 
+# Titles longer than this are cut with an ellipsis in lists; the entry's
+# own page shows them whole.
+TITLE_SHOWN = 80
+
+
+@bp.app_template_filter("shorten_title")
+def shorten_title(value: str | None, limit: int = TITLE_SHOWN) -> str:
+    """Cut a title to ``limit`` characters, ending it with an ellipsis."""
+    value = value or ""
+    if len(value) <= limit:
+        return value
+    return value[: limit - 1].rstrip() + "…"
+
+
 @bp.app_template_filter("user_datetime")
 def user_datetime(value: datetime | None) -> str:
     """Format a stored UTC datetime in the zone of the time_zone setting."""

@@ -44,7 +44,7 @@ from crm_web.services.comm_log import (
 )
 from crm_web.services.exporting import write_table
 from crm_web.services.importing.detect import SourceInfo, detect
-from crm_web.services.importing.headers import normalize_header
+from crm_web.services.importing.headers import match_header, normalize_header
 from crm_web.services.importing.readers import iter_rows, sample_rows
 from crm_web.services.importing.values import (
     TruncatedNumber,
@@ -52,6 +52,7 @@ from crm_web.services.importing.values import (
     parse_date,
     parse_datetime,
 )
+from crm_web.services.search import search_contacts
 
 log = logging.getLogger(__name__)
 
@@ -96,6 +97,16 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
                      "下次跟进", "回访日期"),
     "follow_up_done": ("follow up done", "follow-up done", "done", "已跟进",
                        "跟进完成", "是否已跟进", "跟进状态", "回访完成"),
+}
+# Contact importer fields that name the contact, and the log column each
+# fills. Headers the log's own SYNONYMS do not know are looked up there, so
+# every spelling the contact import reads ("电子邮箱", "手机号码") works here.
+CONTACT_FIELDS: dict[str, str] = {
+    "name": "contact",
+    "company": "company",
+    "mobile": "mobile",
+    "phone": "phone",
+    "email": "email",
 }
 # Other spellings of yes and no in the follow-up done column, besides YES,
 # NO and the follow-up states in every language.
@@ -229,6 +240,8 @@ def map_log_headers(headers: list[str]) -> list[str | None]:
     mapping: list[str | None] = []
     for header in headers:
         key = lookup.get(normalize_header(header))
+        if key is None:
+            key = CONTACT_FIELDS.get(match_header(header) or "")
         mapping.append(None if key in mapping else key)
     return mapping
 
@@ -283,16 +296,32 @@ class LogRow:
     contact_name: str = ""
     problems: list[str] = field(default_factory=list)
     action: str = ""  # insert | skip | reject
+    # The file's contact, date and title cells as text, for the preview of
+    # a rejected row.
+    typed: dict[str, str] = field(default_factory=dict)
+
+
+# Columns that can name a row's contact, in the order they are tried.
+WHO_KEYS = ("mobile", "phone", "email", "contact", "company")
+# Names that match no contact exactly are looked up with the smart query
+# to tell "several contacts match" from "none does", up to this many
+# different names per import: each lookup scans every contact (about
+# 20-40 ms at 100,000 contacts). NOTE: past that, an ambiguous name gets
+# the "no contact matches" message.
+PARTIAL_LOOKUPS = 200
 
 
 class ContactMatcher:
     """Find the stored contact a row names, by phone, e-mail or name."""
 
-    def __init__(self, rows: list[dict[str, Any]], *, region: str) -> None:
-        self.region = region
+    def __init__(
+        self, db: Database, rows: list[dict[str, Any]], *, region: str
+    ) -> None:
+        self.db, self.region = db, region
         self.phones: dict[str, dict[str, Any]] = {}
         self.emails: dict[str, dict[str, Any]] = {}
         self.names: dict[str, list[dict[str, Any]]] = {}
+        self.partial: dict[str, int] = {}
         for row in rows:
             for phone in (row["mobile_norm"], row["phone_norm"]):
                 if phone:
@@ -303,8 +332,21 @@ class ContactMatcher:
                 if key:
                     self.names.setdefault(key, []).append(row)
 
-    def find(self, values: dict[str, str]) -> tuple[dict[str, Any] | None, str]:
-        """Return the matching contact, or None and why none matched."""
+    def find(
+        self, values: dict[str, str], headers: dict[str, str]
+    ) -> tuple[dict[str, Any] | None, str]:
+        """Return the matching contact, or None and why none matched.
+
+        ``headers`` maps each contact column of the file to its header, so
+        the message for a row with all of them empty names those cells.
+        """
+        typed = [values[key] for key in WHO_KEYS if values.get(key)]
+        if not typed:
+            return None, _(
+                "The row names no contact: %(columns)s empty. Fill in the "
+                "contact's name, mobile, phone or e-mail.",
+                columns=", ".join(f"“{h}”" for h in headers.values()),
+            )
         for raw in (values.get("mobile", ""), values.get("phone", "")):
             phone = text.normalize_phone(raw, self.region) if raw else ""
             if phone in self.phones:
@@ -312,28 +354,63 @@ class ContactMatcher:
         email = text.normalize_email(values.get("email", ""))
         if email in self.emails:
             return self.emails[email], ""
-        return self._by_name(values.get("contact", ""), values.get("company", ""))
+        name, company = values.get("contact", ""), values.get("company", "")
+        if name or company:
+            contact, reason = self._by_name(name, company)
+            if contact is not None or reason:
+                return contact, reason
+        return None, _(
+            "No contact matches %(values)s by phone, e-mail or name. Add the "
+            "contact first, or correct the row.",
+            values=", ".join(f"“{value}”" for value in typed),
+        )
 
     def _by_name(self, name: str, company: str) -> tuple[dict[str, Any] | None, str]:
-        candidates = self.names.get(text.fold(name or company), [])
+        """Return the contact named exactly, else None and the reason.
+
+        The reason is "" when no contact matches the name even in part.
+        """
+        shown = name or company
+        candidates = self.names.get(text.fold(shown), [])
         if name and company and len(candidates) > 1:
             folded = text.fold(company)
             candidates = [c for c in candidates if text.fold(c["company"]) == folded]
         if len(candidates) == 1:
             return candidates[0], ""
-        shown = name or company
-        if not candidates:
+        if candidates:
             return None, _(
-                "No contact matches “%(value)s” by phone, e-mail or name. Add "
-                "the contact first, or correct the row.",
+                "%(count)s contacts are named “%(value)s”. Add their mobile or "
+                "e-mail to the row so it names one.",
+                count=len(candidates),
                 value=shown,
             )
-        return None, _(
-            "%(count)s contacts are named “%(value)s”. Add their mobile or "
-            "e-mail to the row so it names one.",
-            count=len(candidates),
-            value=shown,
-        )
+        if self._partial_matches(shown) > 1:
+            return None, _(
+                "Several contacts match “%(value)s”. Add a phone or e-mail "
+                "column to the file so that each row names one contact.",
+                value=shown,
+            )
+        return None, ""
+
+    def _partial_matches(self, name: str) -> int:
+        """Return how many contacts the smart query finds for ``name``."""
+        key = text.fold(name)
+        if key not in self.partial:
+            if len(self.partial) >= PARTIAL_LOOKUPS:
+                return 0
+            self.partial[key] = search_contacts(self.db, name, limit=0).total
+        return self.partial[key]
+
+
+def _typed_summary(typed: dict[str, str]) -> dict[str, str]:
+    """Return the row's contact, date and title cells as the file has them."""
+    keys = ("contact", "company", "mobile", "phone", "email")
+    who = [typed[key] for key in keys if typed.get(key)]
+    return {
+        "contact": " / ".join(who),
+        "occurred_at": typed.get("occurred_at", ""),
+        "title": typed.get("title", ""),
+    }
 
 
 def _done_lookup() -> dict[str, bool]:
@@ -369,7 +446,14 @@ class RowConverter:
         self, db: Database, plan: LogImportPlan, *, region: str, zone: ZoneInfo
     ) -> None:
         self.db, self.plan, self.zone = db, plan, zone
-        self.matcher = ContactMatcher(contact_data.find_match_keys(db), region=region)
+        self.matcher = ContactMatcher(
+            db, contact_data.find_match_keys(db), region=region
+        )
+        self.who_headers = {
+            key: plan.headers[index] or key
+            for index, key in enumerate(plan.mapping)
+            if key in WHO_KEYS
+        }
         self.channels = _channel_lookup()
         self.done_values = _done_lookup()
         self.seen: dict[str, set[tuple[datetime.datetime, str, str]]] = {}
@@ -378,7 +462,9 @@ class RowConverter:
         row = LogRow(line, cells)
         raw = self._cells_by_key(cells)
         occurred = self._occurred(raw.get("occurred_at"), row)
-        contact, reason = self.matcher.find({k: _text(v) for k, v in raw.items()})
+        typed = {k: _text(v) for k, v in raw.items()}
+        row.typed = _typed_summary(typed)
+        contact, reason = self.matcher.find(typed, self.who_headers)
         if contact is None:
             row.problems.append(reason)
         channel = self._channel(_text(raw.get("channel", "")), row)
