@@ -8,7 +8,7 @@ from typing import Any
 
 import openpyxl
 import pytest
-from builders import make_xlsx
+from builders import make_text, make_xlsx
 
 from crm_web.data.db import Database
 from crm_web.services import contacts as contact_service
@@ -144,3 +144,38 @@ def rejected_text(path: Path) -> str:
     return "\n".join(
         str(cell.value) for row in sheet.iter_rows() for cell in row if cell.value
     )
+
+
+def result_words(rows: list[sales_io.ConvertedSale]) -> list[str]:
+    return [
+        "rejected" if r.problems else "stored" if r.is_stored else "new" for r in rows
+    ]
+
+
+def test_preview_marks_stored_rows(db: Database, tmp_path: Path) -> None:
+    form = {"sold_on": "2026-04-01", "item": "钢管", "quantity": "2",
+            "unit_price": "10"}  # fmt: skip
+    sale_service.create_sale(db, sale_service.parse_form(form), owner="T")
+    path = tmp_path / "out.xlsx"
+    sales_io.export_sales(db, path, SaleFilters(), custom_labels=LABELS)
+    rows = sales_io.preview(db, plan(path), region="CN", default_currency="CNY")
+    assert result_words(rows) == ["stored"]
+    summary = run_import(db, path, tmp_path)
+    assert (summary.inserted, summary.skipped) == (0, 1)
+
+
+def test_preview_counts_stored_once(db: Database, tmp_path: Path) -> None:
+    # One stored sale and the same row twice in the file: the import skips
+    # the first row and stores the second, and the preview says so.
+    form = {"sold_on": "2026-04-01", "item": "钢管", "unit_price": "10"}
+    sale_service.create_sale(db, sale_service.parse_form(form), owner="T")
+    path = make_text(tmp_path / "s.txt", [
+        ["日期", "商品", "单价"],
+        ["2026-04-01", "钢管", "10"],
+        ["2026-04-01", "钢管", "10"],
+        ["2026-04-01", "钢管", "x"],
+    ])  # fmt: skip
+    rows = sales_io.preview(db, plan(path), region="CN", default_currency="CNY")
+    assert result_words(rows) == ["stored", "new", "rejected"]
+    summary = run_import(db, path, tmp_path)
+    assert (summary.inserted, summary.skipped, summary.rejected) == (1, 1, 1)

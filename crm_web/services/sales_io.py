@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime
 import logging
+from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import partial
@@ -105,6 +106,8 @@ class ConvertedSale:
     cells: list[Any]
     values: dict[str, Any] | None = None
     problems: list[str] = field(default_factory=list)
+    # True when the import skips the row because an equal sale is stored.
+    is_stored: bool = False
 
 
 @dataclass
@@ -337,16 +340,32 @@ def preview(
 ) -> list[ConvertedSale]:
     """Convert the first rows exactly as the import would, without saving."""
     contacts = ContactIndex(db, region=region)
+    stored = sale_data.count_sale_keys(db)
     rows = []
     for line, cells in data_rows(plan):
-        rows.append(
-            convert(
-                plan, line, cells, contacts=contacts, default_currency=default_currency
-            )
+        row = convert(
+            plan, line, cells, contacts=contacts, default_currency=default_currency
         )
+        _use_stored(row, stored)
+        rows.append(row)
         if len(rows) >= PREVIEW_ROWS:
             break
     return rows
+
+
+def _use_stored(row: ConvertedSale, stored: Counter[tuple[Any, ...]]) -> None:
+    """Mark a valid row already stored when an unused equal sale is left.
+
+    Importing the same file (or an export) again adds nothing: each row
+    uses up one stored sale with the same values. Two equal rows in one
+    file are two sales (the same order placed twice).
+    """
+    if row.values is None:
+        return
+    key = tuple(row.values.get(k) for k in sale_data.SALE_KEY_COLUMNS)
+    if stored[key] > 0:
+        stored[key] -= 1
+        row.is_stored = True
 
 
 def import_sales(
@@ -367,9 +386,6 @@ def import_sales(
         summary.inserted = summary.skipped = 0
         rejected.clear()
         contacts = ContactIndex(db, region=region)
-        # Importing the same file (or an export) again adds nothing: each row
-        # uses up one stored sale with the same values. Two equal rows in one
-        # file are two sales (the same order placed twice).
         stored = sale_data.count_sale_keys(db)
         pending: list[dict[str, Any]] = []
         for line, cells in data_rows(plan):
@@ -379,9 +395,8 @@ def import_sales(
             if row.values is None:
                 rejected.append(row)
                 continue
-            key = tuple(row.values.get(k) for k in sale_data.SALE_KEY_COLUMNS)
-            if stored[key] > 0:
-                stored[key] -= 1
+            _use_stored(row, stored)
+            if row.is_stored:
                 summary.skipped += 1
                 continue
             remember_pick_values(db, row.values, owner=owner)

@@ -1,0 +1,34 @@
+"""Sales pages through the Flask test client: import preview, dates, filters."""
+
+from __future__ import annotations
+
+import re
+from http import HTTPStatus
+from pathlib import Path
+
+from builders import make_text
+from flask.testing import FlaskClient
+
+
+def create(client: FlaskClient, **values: str) -> None:
+    form = {"sold_on": "2026-03-15", "currency": "CNY", "status": "ordered", **values}
+    response = client.post("/sales/new", data=form)
+    assert response.status_code == HTTPStatus.FOUND, response.data[:800]
+
+
+def preview_results(client: FlaskClient, path: Path) -> list[str]:
+    with path.open("rb") as file:
+        response = client.post("/sales/import", data={"file": (file, path.name)})
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    return re.findall(r"<tr class=\"[^\"]*\">\s*<td>\d+</td>\s*<td>(.*?)</td>", page)
+
+
+def test_preview_says_already_stored(client: FlaskClient, tmp_path: Path) -> None:
+    create(client, item="Valve", quantity="2", unit_price="10")
+    export = client.get("/sales/export?format=txt")
+    path = tmp_path / "sales.txt"
+    path.write_bytes(export.data)
+    assert preview_results(client, path) == ["already stored"]
+    other = make_text(tmp_path / "new.txt", [["Date", "Sales item"],
+                                            ["2026-03-16", "Pipe"]])  # fmt: skip
+    assert preview_results(client, other) == ["new"]
