@@ -197,3 +197,61 @@ def test_check_currency_rejects_unknown() -> None:
 
 def test_check_currency_upper_cases() -> None:
     assert money.check_currency(" usd ") == "USD"
+
+
+@pytest.mark.parametrize(
+    ("typed", "currency"),
+    [
+        ("$1", "CNY"),
+        ("$0.035", "EUR"),
+        ("¥5", "USD"),
+        ("￥5", "EUR"),
+        ("US$1", "HKD"),
+        ("HK$1", "USD"),
+        ("€5", "GBP"),
+        ("£5", "EUR"),
+        ("5元", "USD"),
+        ("RMB 5", "JPY"),
+        ("USD 5", "CNY"),
+        ("5 EUR", "USD"),
+        ("₩500", "JPY"),
+        ("₹5", "CNY"),
+    ],
+)
+def test_sign_of_other_currency_rejected(typed: str, currency: str) -> None:
+    for parse in (money.parse_money, price_in):
+        with pytest.raises(InvalidValueError) as caught:
+            parse(typed, currency, field="Unit price")
+        assert caught.value.message.startswith(f"Unit price “{typed}”")
+        assert currency in caught.value.message
+
+
+def price_in(typed: str, currency: str, *, field: str) -> int:
+    return money.parse_unit_price(typed, field=field, currency=currency)
+
+
+@pytest.mark.parametrize(
+    ("typed", "currency"),
+    [
+        ("$1", "USD"),
+        ("$1", "HKD"),
+        ("$1", "SGD"),
+        ("$1", "MXN"),
+        ("¥1", "CNY"),
+        ("￥1", "JPY"),
+        ("US$1", "USD"),
+        ("HK$1", "HKD"),
+        ("€1", "EUR"),
+        ("£1", "GBP"),
+        ("1元", "CNY"),
+        ("RMB1", "CNY"),
+        ("CNY 1", "CNY"),
+        ("1 JPY", "JPY"),
+        ("₩1", "KRW"),
+        ("₹1", "INR"),
+        ("1", "EUR"),
+    ],
+)
+def test_sign_of_same_currency_accepted(typed: str, currency: str) -> None:
+    assert money.parse_money(typed, currency, field="Amount") > 0
+    assert price_in(typed, currency, field="Unit price") == 1_000_000

@@ -179,3 +179,21 @@ def test_preview_counts_stored_once(db: Database, tmp_path: Path) -> None:
     assert result_words(rows) == ["stored", "new", "rejected"]
     summary = run_import(db, path, tmp_path)
     assert (summary.inserted, summary.skipped, summary.rejected) == (1, 1, 1)
+
+
+def test_import_rejects_sign_of_other_currency(db: Database, tmp_path: Path) -> None:
+    path = make_text(tmp_path / "s.txt", [
+        ["日期", "商品", "数量", "单价", "金额", "币种"],
+        ["2026-03-01", "螺丝", "1000", "$0.035", "", "EUR"],
+        ["2026-03-02", "垫片", "1", "1", "$1", "CNY"],
+        ["2026-03-03", "阀门", "1", "$0.035", "", "USD"],
+    ])  # fmt: skip
+    summary = run_import(db, path, tmp_path)
+    assert (summary.inserted, summary.rejected) == (1, 2)
+    assert [r["item"] for r in all_sales(db)] == ["阀门"]
+    assert summary.rejected_file is not None
+    text = summary.rejected_file.read_text(encoding="utf-8-sig")
+    assert "“$0.035”" in text
+    assert "currency EUR" in text
+    assert "“$1”" in text
+    assert "currency CNY" in text

@@ -32,3 +32,14 @@ def test_preview_says_already_stored(client: FlaskClient, tmp_path: Path) -> Non
     other = make_text(tmp_path / "new.txt", [["Date", "Sales item"],
                                             ["2026-03-16", "Pipe"]])  # fmt: skip
     assert preview_results(client, other) == ["new"]
+
+
+def test_form_rejects_sign_of_other_currency(client: FlaskClient) -> None:
+    form = {"sold_on": "2026-03-15", "currency": "CNY", "unit_price": "$1",
+            "quantity": "1"}  # fmt: skip
+    response = client.post("/sales/new", data=form)
+    page = response.get_data(as_text=True)
+    assert response.status_code == HTTPStatus.UNPROCESSABLE_ENTITY
+    assert "Unit price “$1” is not valid" in page
+    assert "currency CNY" in page
+    assert "No sales records yet." in client.get("/sales/").get_data(as_text=True)

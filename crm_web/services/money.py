@@ -19,7 +19,12 @@ import re
 import unicodedata
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
-from babel.numbers import format_currency, format_decimal, get_currency_precision
+from babel.numbers import (
+    format_currency,
+    format_decimal,
+    get_currency_name,
+    get_currency_precision,
+)
 from flask_babel import lazy_gettext as _l
 
 from crm_web.errors import InvalidValueError
@@ -38,6 +43,35 @@ MAX_PRICE_MICRO = 10**18
 _CURRENCY_MARKS = re.compile(
     r"^(?:[A-Z]{3}|RMB|US\$|HK\$|[¥$€£₩₹])\s*|\s*(?:[A-Z]{3}|RMB|元|[¥$€£])$"
 )
+# Currencies each sign may stand for; a three-letter code stands for itself.
+# "$" is written before every dollar and several pesos and reais, "£" before
+# every pound, "¥" before yuan and yen.
+_NAMED_BY = {"Dollar": "$", "Pound": "£", "Won": "₩"}
+_PESOS_WITH_DOLLAR_SIGN = ("ARS", "BRL", "CLP", "COP", "CUP", "DOP", "MXN", "UYU")
+
+
+def _sign_currencies() -> dict[str, frozenset[str]]:
+    signs: dict[str, set[str]] = {
+        "$": set(_PESOS_WITH_DOLLAR_SIGN),
+        "£": set(),
+        "₩": set(),
+        "¥": {"CNY", "JPY"},
+        "元": {"CNY"},
+        "RMB": {"CNY"},
+        "€": {"EUR"},
+        "₹": {"INR"},
+        "US$": {"USD"},
+        "HK$": {"HKD"},
+    }
+    for code in CURRENCIES:
+        name = str(get_currency_name(code, locale="en"))
+        for word, sign in _NAMED_BY.items():
+            if word in name:
+                signs[sign].add(code)
+    return {sign: frozenset(codes) for sign, codes in signs.items()}
+
+
+_SIGN_CURRENCIES = _sign_currencies()
 # Digits with optional thousands separators in groups of three, or none.
 # A leading zero cannot start a group, so "0,035" is not read as 35.
 _NUMBER = re.compile(r"^([1-9]\d{0,2}(?:,\d{3})+|\d+)?(?:\.(\d*))?$")
@@ -62,19 +96,26 @@ def check_currency(raw: str) -> str:
     return code
 
 
-def parse_decimal(raw: str, *, field: str, digits: int) -> Decimal:
+def parse_decimal(
+    raw: str, *, field: str, digits: int, currency: str | None = None
+) -> Decimal:
     """Parse typed text such as "¥1,234.50" or "１２３４．５" into a Decimal.
 
     Raise InvalidValueError naming ``raw`` when it is not a number or has
     more than ``digits`` decimal places, because rounding what the user
-    typed would change the value without telling them.
+    typed would change the value without telling them. With ``currency``,
+    a currency sign or code typed with the number must stand for it, so
+    "$1" is rejected for CNY; with None any sign is ignored.
     """
     text = unicodedata.normalize("NFKC", raw).strip().replace("。", ".")
     text = text.replace(" ", "")
     sign = ""
     if text[:1] in "-−":
         sign, text = "-", text[1:]
+    marks = [match[0].strip() for match in _CURRENCY_MARKS.finditer(text)]
     text = _CURRENCY_MARKS.sub("", text).strip()
+    if currency is not None:
+        _check_marks(marks, currency, raw=raw, field=field)
     if text[:1] in "-−" and not sign:
         sign, text = "-", text[1:]
     match = _NUMBER.match(text)
@@ -88,6 +129,23 @@ def parse_decimal(raw: str, *, field: str, digits: int) -> Decimal:
         return Decimal(f"{sign}{whole}.{fraction or '0'}")
     except InvalidOperation as error:  # pragma: no cover - the regex prevents it
         raise InvalidValueError(field, raw, str(error)) from error
+
+
+def _check_marks(marks: list[str], currency: str, *, raw: str, field: str) -> None:
+    for mark in marks:
+        if currency not in _SIGN_CURRENCIES.get(mark, frozenset({mark})):
+            raise InvalidValueError(
+                field,
+                raw,
+                str(
+                    _l(
+                        "“%(sign)s” is not a sign of the currency %(currency)s; "
+                        "remove it or change the currency.",
+                        sign=mark,
+                        currency=currency,
+                    )
+                ),
+            )
 
 
 def _number_hint(text: str) -> str:
@@ -116,7 +174,7 @@ def _places_hint(digits: int) -> str:
 def parse_money(raw: str, currency: str, *, field: str) -> int:
     """Parse a typed amount in ``currency`` and return it in minor units."""
     digits = precision(currency)
-    value = parse_decimal(raw, field=field, digits=digits)
+    value = parse_decimal(raw, field=field, digits=digits, currency=currency)
     minor = int(value.scaleb(digits))
     _check_range(minor, raw, field)
     return minor
@@ -130,13 +188,14 @@ def parse_quantity(raw: str, *, field: str) -> int:
     return milli
 
 
-def parse_unit_price(raw: str, *, field: str) -> int:
+def parse_unit_price(raw: str, *, field: str, currency: str | None = None) -> int:
     """Parse a typed unit price and return it in millionths of the currency.
 
     Up to six decimal places are accepted in every currency, because goods
     sold by the thousand are priced below the currency's smallest coin.
+    With ``currency``, a currency sign typed with the price must stand for it.
     """
-    value = parse_decimal(raw, field=field, digits=PRICE_DIGITS)
+    value = parse_decimal(raw, field=field, digits=PRICE_DIGITS, currency=currency)
     micro = int(value.scaleb(PRICE_DIGITS))
     _check_range(micro, raw, field, limit=MAX_PRICE_MICRO)
     return micro

@@ -215,7 +215,7 @@ def _parse_number(
         if name == "quantity":
             return money.parse_quantity(value, field=label)
         if name == "unit_price":
-            return money.parse_unit_price(value, field=label)
+            return money.parse_unit_price(value, field=label, currency=currency)
         return money.parse_money(value, currency, field=label)
     except InvalidValueError as error:
         errors[name] = error.message
