@@ -618,3 +618,14 @@ def test_reminder_choices_read_in_hours_and_days(client: FlaskClient) -> None:
     page = client.get("/appointments/new").get_data(as_text=True)
     labels = re.findall(r'<option value="\d+"[^>]*>\s*([^<]+?)\s*</option>', page)
     assert labels[-3:] == ["1 hour before", "2 hours before", "1 day before"]
+
+
+def test_an_appointment_ending_after_midnight_says_so(client: FlaskClient) -> None:
+    starts = today_at(23, 30)
+    post_new(
+        client,
+        starts_at_local=starts.strftime("%Y-%m-%dT%H:%M"),
+        ends_at_local=(starts + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M"),
+    )
+    page = client.get("/appointments/?view=today").get_data(as_text=True)
+    assert re.search(r"23:30–00:30 <span[^>]*>\(next day\)</span>", page)
