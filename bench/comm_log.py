@@ -27,6 +27,7 @@ from crm_web.data.records import new_record
 from crm_web.data.schema import categories, contacts
 from crm_web.services import comm_log as log_service
 from crm_web.services.comm_log import CHANNELS, LogFilters
+from crm_web.services.contacts import derived_columns
 
 CONTACTS = 2000
 CATEGORIES = 5
@@ -55,6 +56,11 @@ FLOOR_CATEGORY = (
     "WHERE l.deleted = 0 AND c.category_uuid = :category "
     "ORDER BY l.occurred_at DESC, l.id DESC LIMIT :limit"
 )
+FLOOR_CONTACT = (
+    "SELECT l.* FROM comm_logs l JOIN contacts c ON c.uuid = l.contact_uuid "
+    "WHERE l.deleted = 0 AND (c.name LIKE :p OR c.company LIKE :p) "
+    "ORDER BY l.occurred_at DESC, l.id DESC LIMIT :limit"
+)
 FLOOR_CHANNEL = (
     "SELECT * FROM comm_logs WHERE deleted = 0 AND channel = :channel "
     "ORDER BY occurred_at DESC, id DESC LIMIT :limit"
@@ -80,11 +86,12 @@ def fill(db: Database, rows: int, seed: int = SEED) -> dict[str, Any]:
             category = small_category
         else:
             category = category_uuids[number % CATEGORIES]
+        values = {"name": f"客户{number:04d}", "company": f"公司{number % 300:03d}"}
         contact_rows.append(
             {
                 **new_record("Bench"),
-                "name": f"客户{number:04d}",
-                "company": f"公司{number % 300:03d}",
+                **values,
+                **derived_columns(values, {}, region="CN"),
                 "category_uuid": category,
             }
         )
@@ -180,6 +187,10 @@ def measure(db: Database, backend: str, samples: dict, runs: int) -> list[Figure
          FLOOR_CATEGORY, {"category": samples["category"]}),
         ("log small category", LogFilters(category=samples["small_category"]),
          0, FLOOR_CATEGORY, {"category": samples["small_category"]}),
+        ("log contact «客户0042»", LogFilters(contact_name="客户0042"), 0,
+         FLOOR_CONTACT, {"p": "%客户0042%"}),
+        ("log contact «公司»", LogFilters(contact_name="公司"), 0,
+         FLOOR_CONTACT, {"p": "%公司%"}),
         ("log channel", LogFilters(channel="wechat"), 0, FLOOR_CHANNEL,
          {"channel": "wechat"}),
         ("log open follow-ups", LogFilters(follow_up="open"), 0,

@@ -224,6 +224,58 @@ def test_list_filter(
     assert listed(db, filters) == expected
 
 
+@pytest.fixture
+def namesakes(db: Database) -> None:
+    """One entry for each of several contacts the smart query tells apart."""
+    people = [
+        {"name": "张小明", "company": "东方贸易"},
+        {"name": "王芳", "company": "北方"},
+        {"name": "李雷", "mobile": "139 1234 5678"},
+        {"name": "Hans Müller", "company": "Müller GmbH"},
+        {"name": "José Álvarez"},
+    ]
+    for number, values in enumerate(people):
+        add_entry(db, add_contact(db, **values), title=values["name"],
+                  occurred_at=f"2024-03-0{number + 1}T09:00")  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("who", "expected"),
+    [("zxm", ["张小明"]), ("wangfang", ["王芳"]), ("13912345678", ["李雷"]),
+     ("muller", ["Hans Müller"]), ("MÜLLER", ["Hans Müller"]),
+     ("jose", ["José Álvarez"]), ("东方", ["张小明"]), ("nobody", [])],
+)  # fmt: skip
+def test_list_filters_by_smart_contact_query(
+    db: Database, namesakes: None, who: str, expected: list[str]
+) -> None:
+    assert listed(db, LogFilters(contact_name=who)) == expected
+
+
+@pytest.mark.parametrize("few_contacts", [0, 50], ids=["in-order", "by-contacts"])
+def test_contact_filter_either_way(
+    db: Database,
+    namesakes: None,
+    monkeypatch: pytest.MonkeyPatch,
+    few_contacts: int,
+) -> None:
+    monkeypatch.setattr(log_service, "FEW_CONTACTS", few_contacts)
+    monkeypatch.setattr(log_data, "BOUND_CONTACTS_MAX", 1)
+    filters = LogFilters(contact_name="l")
+    titles = ["José Álvarez", "Hans Müller", "李雷"]
+    assert listed(db, filters) == titles
+    page = log_service.list_entries(db, filters, zone=SHANGHAI, offset=0, limit=1)
+    assert page.total == len(titles)
+    neighbours = log_service.neighbours(db, filters, page.entries[0], zone=SHANGHAI)
+    assert neighbours[1] == listed_ids(db, filters)[1]
+
+
+def test_contact_filter_keeps_category(db: Database, week: dict) -> None:
+    filters = LogFilters(contact_name="华", category=week["buyers"])
+    assert listed(db, filters) == ["Order_2024", "WeChat hello"]
+    other = LogFilters(contact_name="东方", category=week["buyers"])
+    assert listed(db, other) == []
+
+
 def test_list_filters_by_category(db: Database, week: dict) -> None:
     filters = LogFilters(category=week["buyers"])
     assert listed(db, filters) == ["Order_2024", "WeChat hello"]

@@ -113,6 +113,15 @@ def test_list_filters_by_words(client: FlaskClient, contact_id: int) -> None:
     assert "Price question" not in page
 
 
+def test_list_filters_by_pinyin_initials(client: FlaskClient, contact_id: int) -> None:
+    create_entry(client, contact_id, title="Found by initials")
+    other = create_contact(client, name="王芳")
+    create_entry(client, other, title="Someone else")
+    page = client.get("/log/?who=zxm").get_data(as_text=True)
+    assert "Found by initials" in page
+    assert "Someone else" not in page
+
+
 def test_detail_links_keep_filter(client: FlaskClient, contact_id: int) -> None:
     older = create_entry(client, contact_id, occurred_at="2024-03-01T09:00")
     newer = create_entry(client, contact_id, occurred_at="2024-03-02T09:00")

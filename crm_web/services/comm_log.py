@@ -33,6 +33,7 @@ from crm_web.data.schema import utcnow
 from crm_web.errors import NotFoundError, UserError, VersionConflictError
 from crm_web.services import clock, contact_picker, text
 from crm_web.services.importing.values import parse_date, parse_datetime, parse_time
+from crm_web.services.search import search_contacts
 
 log = logging.getLogger(__name__)
 
@@ -469,13 +470,20 @@ def log_query(db: Database, filters: LogFilters, *, zone: ZoneInfo) -> LogQuery:
         contact = contact_data.get_contact(db, filters.contact_id)
         # An unknown contact id matches nothing rather than everything.
         contact_uuid = contact["uuid"] if contact else "-"
-    category, category_contacts = _category_condition(db, filters.category)
+    category, contact_uuids = _category_condition(db, filters.category)
+    is_few = True
+    if text.clean(filters.contact_name):
+        named = _named_contacts(db, filters.contact_name)
+        if contact_uuids is not None:
+            named = tuple(set(named).intersection(contact_uuids))
+        contact_uuids = named
+        is_few = len(named) <= _few_contacts(db)
     return LogQuery(
         start=start,
         end=end,
         contact_uuid=contact_uuid,
-        contact_uuids=category_contacts,
-        contact_name=text.clean(filters.contact_name),
+        contact_uuids=contact_uuids,
+        is_few_contacts=is_few,
         category_uuid=category,
         channel=filters.channel if filters.channel in CHANNELS else "",
         words=tuple(text.fold(word) for word in filters.words.split()),
@@ -483,10 +491,31 @@ def log_query(db: Database, filters: LogFilters, *, zone: ZoneInfo) -> LogQuery:
     )
 
 
+# More contacts than any database holds: the contact filter takes every match.
+CONTACTS_MAX = 10**9
 # A category of at most this many contacts, or this percentage of all
-# contacts if that is more, is filtered by its contacts' uuids.
+# contacts if that is more, is filtered by its contacts' uuids. The
+# contact filter's matches, when this few, are read through the contact
+# index; more are tested entry by entry in list order.
 FEW_CONTACTS = 50
 FEW_CONTACTS_PERCENT = 2
+
+
+def _few_contacts(db: Database) -> int:
+    return max(
+        FEW_CONTACTS, log_data.estimate_contacts(db) * FEW_CONTACTS_PERCENT // 100
+    )
+
+
+def _named_contacts(db: Database, typed: str) -> tuple[str, ...]:
+    """Return the uuids of the contacts the smart query finds for ``typed``.
+
+    The smart query matches pinyin, initials, phone digits and unaccented
+    spellings, and keeps only the contacts the user may see. Contacts in
+    the trash are not searched, so their entries are not found by name.
+    """
+    found = search_contacts(db, typed, limit=CONTACTS_MAX)
+    return tuple(found.uuids)
 
 
 def _category_condition(
@@ -501,10 +530,7 @@ def _category_condition(
     """
     if not category:
         return "", None
-    few = max(
-        FEW_CONTACTS, log_data.estimate_contacts(db) * FEW_CONTACTS_PERCENT // 100
-    )
-    uuids = log_data.find_category_contacts(db, category, limit=few)
+    uuids = log_data.find_category_contacts(db, category, limit=_few_contacts(db))
     if uuids is None:
         return category, None
     return "", tuple(uuids)

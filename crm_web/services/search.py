@@ -19,7 +19,7 @@ import json
 import logging
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
@@ -59,6 +59,7 @@ class Filters:
 class Page:
     ids: list[int]
     total: int
+    uuids: list[str] = field(default_factory=list)  # in the order of ids
 
 
 class _Entry:
@@ -155,7 +156,8 @@ class ContactIndex:
         if viewer is not None:
             name = viewer.name
             matches = [e for e in matches if e.owner == name or e.uuid in shared]
-        return Page([e.id for e in matches[offset : offset + limit]], len(matches))
+        shown = matches[offset : offset + limit]
+        return Page([e.id for e in shown], len(matches), [e.uuid for e in shown])
 
     def refresh(self, db: Database) -> None:
         """Load the rows changed since the last refresh."""
