@@ -176,14 +176,28 @@ def edit(db: Database, sale_id: int, **changes: str) -> None:
         ),
         **changes,
     }
-    sale = sale_service.parse_form(form, previous=sale_service.previous_of(row))
+    sale = sale_service.parse_form(form)
     sale_service.update_sale(db, sale_id, sale, version=row["version"], owner="Test")
 
 
-def test_edit_recomputes_amount_left_as_shown(db: Database) -> None:
+def test_edit_stores_amount_as_submitted(db: Database) -> None:
+    # What the amount box holds is saved; the page's script keeps it in
+    # step with quantity × unit price until the user types over it.
     sale_id = add_sale(db, quantity="2", unit_price="10")
     edit(db, sale_id, quantity="3")
-    assert stored(db, sale_id)["amount_minor"] == 3000
+    assert stored(db, sale_id)["amount_minor"] == 2000
+
+
+def test_edit_keeps_typed_amount_when_quantity_changes(db: Database) -> None:
+    sale_id = add_sale(db, quantity="2", unit_price="100", amount="150")
+    edit(db, sale_id, quantity="4")
+    assert stored(db, sale_id)["amount_minor"] == 15000
+
+
+def test_edit_blank_amount_recomputed(db: Database) -> None:
+    sale_id = add_sale(db, quantity="2", unit_price="100", amount="150")
+    edit(db, sale_id, quantity="4", amount="")
+    assert stored(db, sale_id)["amount_minor"] == 40000
 
 
 def test_edit_keeps_typed_amount_when_inputs_unchanged(db: Database) -> None:

@@ -156,7 +156,7 @@ def new() -> Any:
     if request.method == "GET":
         return _render_form(None, _new_values())
     try:
-        sale = _parse_request(None)
+        sale = _parse_request()
         sale_service.create_sale(web.db(), sale, owner=web.owner())
     except SaleInvalidError as error:
         return _render_form(None, _posted_values(), error)
@@ -174,12 +174,9 @@ def _new_values() -> dict[str, Any]:
     }
 
 
-def _parse_request(row: dict[str, Any] | None) -> sale_service.SaleInput:
-    previous = sale_service.previous_of(row) if row else None
+def _parse_request() -> sale_service.SaleInput:
     sale = sale_service.parse_form(
-        request.form,
-        default_currency=web.preferences()["default_currency"],
-        previous=previous,
+        request.form, default_currency=web.preferences()["default_currency"]
     )
     sale.values["contact_uuid"] = sales_contacts.resolve_contact(
         web.db(), request.form, region=web.region()
@@ -193,7 +190,7 @@ def edit(sale_id: int) -> Any:
     if request.method == "GET":
         return _render_form(row, _form_values(row))
     try:
-        sale = _parse_request(row)
+        sale = _parse_request()
         version = request.form.get("version", type=int) or row["version"]
         sale_service.update_sale(
             web.db(), sale_id, sale, version=version, owner=web.owner()
@@ -242,6 +239,7 @@ def _render_form(
         candidates=error.candidates if error else [],
         message=error.message if error else "",
         currencies=sorted(CURRENCIES),
+        currency_digits=sale_service.currency_digits(),
         **_choices(),
     )
     return (html, HTTPStatus.UNPROCESSABLE_ENTITY) if error else html

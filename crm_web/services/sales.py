@@ -71,6 +71,13 @@ for _code in sorted(CURRENCIES):
         _OTHER_PRECISIONS[_digits] = (*_OTHER_PRECISIONS.get(_digits, ()), _code)
 
 
+def currency_digits() -> dict[str, int]:
+    """Return currency -> decimal digits for the currencies without two."""
+    return {
+        code: digits for digits, codes in _OTHER_PRECISIONS.items() for code in codes
+    }
+
+
 class SaleInvalidError(UserError):
     """One or more fields of a sales record are invalid."""
 
@@ -105,39 +112,13 @@ class SaleInput:
     values: dict[str, Any]
 
 
-@dataclass(frozen=True)
-class Previous:
-    """Stored values an edit form showed, to tell a typed amount from a stale one."""
-
-    quantity_milli: int | None
-    unit_price_micro: int | None
-    amount_minor: int | None
-    currency: str
-
-
-def previous_of(row: Mapping[str, Any]) -> Previous:
-    return Previous(
-        row["quantity_milli"],
-        row["unit_price_micro"],
-        row["amount_minor"],
-        row["currency"],
-    )
-
-
-def parse_form(
-    raw: Mapping[str, Any],
-    *,
-    default_currency: str = "CNY",
-    previous: Previous | None = None,
-) -> SaleInput:
+def parse_form(raw: Mapping[str, Any], *, default_currency: str = "CNY") -> SaleInput:
     """Validate typed values; raise SaleInvalidError naming each bad one.
 
     A blank quantity, unit price or amount is stored as None, never as 0.
-    The amount is quantity × unit price rounded half up to the currency's
-    minor unit, unless the user typed an amount of their own; with either
-    factor blank, only a typed amount is stored, else the amount is blank.
-    On an edit, an amount left as the form showed it follows a changed
-    quantity or price, and is kept when neither changed.
+    A submitted amount is stored as submitted, on a new record and on an
+    edit alike. A blank amount is quantity × unit price rounded half up
+    to the currency's minor unit, or blank when either of them is blank.
     """
     errors: dict[str, str] = {}
     values: dict[str, Any] = {}
@@ -153,7 +134,7 @@ def parse_form(
     typed = _parse_number(raw, "amount", errors, currency)
     if errors:
         raise SaleInvalidError(errors)
-    values["amount_minor"] = _amount(values, typed, previous)
+    values["amount_minor"] = typed if typed is not None else _computed_amount(values)
     return SaleInput(values)
 
 
@@ -220,25 +201,6 @@ def _parse_number(
     except InvalidValueError as error:
         errors[name] = error.message
         return None
-
-
-def _amount(
-    values: dict[str, Any], typed: int | None, previous: Previous | None
-) -> int | None:
-    computed = _computed_amount(values)
-    if typed is None:
-        return computed
-    if previous is None or previous.amount_minor is None or computed is None:
-        return typed
-    shown = money.to_decimal(previous.amount_minor, previous.currency)
-    now = money.to_decimal(typed, values["currency"])
-    if now != shown:
-        return typed
-    inputs_changed = (
-        values["quantity_milli"] != previous.quantity_milli
-        or values["unit_price_micro"] != previous.unit_price_micro
-    )
-    return computed if inputs_changed else typed
 
 
 def _computed_amount(values: dict[str, Any]) -> int | None:
