@@ -5,9 +5,15 @@ from __future__ import annotations
 import re
 from http import HTTPStatus
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
+import pytest
 from builders import make_text
 from flask.testing import FlaskClient
+
+from crm_web.data.db import Database
+from crm_web.services import clock
+from crm_web.services.preferences import save_preferences
 
 
 def create(client: FlaskClient, **values: str) -> None:
@@ -43,3 +49,28 @@ def test_form_rejects_sign_of_other_currency(client: FlaskClient) -> None:
     assert "Unit price “$1” is not valid" in page
     assert "currency CNY" in page
     assert "No sales records yet." in client.get("/sales/").get_data(as_text=True)
+
+
+# At any moment one of these zones has another date than UTC.
+ZONES = ("Pacific/Kiritimati", "Pacific/Pago_Pago")
+
+
+@pytest.mark.parametrize("zone", ZONES)
+def test_new_record_dated_in_user_zone(
+    client: FlaskClient, app_db: Database, zone: str
+) -> None:
+    save_preferences(app_db, {"time_zone": zone})
+    page = client.get("/sales/new").get_data(as_text=True)
+    today = clock.today(ZoneInfo(zone)).isoformat()
+    assert f'name="sold_on" type="date" value="{today}"' in page
+
+
+@pytest.mark.parametrize("zone", ZONES)
+@pytest.mark.parametrize("url", ["/sales/export?format=txt", "/sales/summary.xlsx"])
+def test_file_named_with_user_date(
+    client: FlaskClient, app_db: Database, zone: str, url: str
+) -> None:
+    save_preferences(app_db, {"time_zone": zone})
+    response = client.get(url)
+    today = clock.today(ZoneInfo(zone)).isoformat()
+    assert today in response.headers["Content-Disposition"]

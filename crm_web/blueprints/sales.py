@@ -28,6 +28,7 @@ from werkzeug.wrappers import Response
 from crm_web import web
 from crm_web.services import (
     audit,
+    clock,
     contact_picker,
     money,
     sales_contacts,
@@ -64,6 +65,11 @@ FILTER_ARGS = (
     "notes",
     *CUSTOM_FIELDS,
 )
+
+
+def _today() -> date:
+    """Return today's date in the zone of the time_zone setting."""
+    return clock.today(clock.user_zone(web.preferences()["time_zone"]))
 
 
 def _locale() -> str:
@@ -167,7 +173,7 @@ def new() -> Any:
 def _new_values() -> dict[str, Any]:
     prefs = web.preferences()
     return {
-        "sold_on": date.today().isoformat(),
+        "sold_on": _today().isoformat(),
         "currency": prefs["default_currency"],
         "status": "quoted",
         **contact_picker.field_values(web.db(), request.args.get("contact", "")),
@@ -317,7 +323,7 @@ def summary() -> str:
 @bp.get("/summary.xlsx")
 def summary_xlsx() -> Response:
     result = _summary()
-    name = f"{_('summary')}-{result.label}-{date.today().isoformat()}.xlsx"
+    name = f"{_('summary')}-{result.label}-{_today().isoformat()}.xlsx"
     folder = Path(tempfile.mkdtemp(dir=web.settings().work_dir))
     path = folder / "summary.xlsx"
     sales_summary.export_summary(result, path)
@@ -452,7 +458,7 @@ def export() -> Response:
     audit.record(
         web.db(), "export", user=web.owner(), detail=f"{count} sales records ({kind})"
     )
-    name = f"{_('sales')}-{date.today().isoformat()}.{kind}"
+    name = f"{_('sales')}-{_today().isoformat()}.{kind}"
     return _send(folder, path, name, kind)
 
 
