@@ -116,6 +116,73 @@ def test_parse_entry_rejects_bad_value(
     assert expected in caught.value.errors[field]
 
 
+@pytest.mark.parametrize(
+    ("field", "value", "expected"),
+    [("title", "x" * 600, "Title is 600 characters long; the limit is 200."),
+     ("title", "😀" * 201, "Title is 201 characters long; the limit is 200."),
+     ("content", "x" * 20001, "Content is 20001 characters long; the limit is 20000"),
+     ("content", "😀" * 16384, "Content is 16384 characters long; the limit is 20000")],
+    ids=["title", "title-emoji", "content", "content-bytes"],
+)  # fmt: skip
+def test_parse_entry_rejects_long_text(
+    db: Database, zhang: dict, field: str, value: str, expected: str
+) -> None:
+    raw = {"contact_id": str(zhang["id"]), "occurred_at": "2024-03-15T10:30"}
+    raw.update(title="t", channel="phone")
+    raw[field] = value
+    with pytest.raises(LogEntryInvalidError) as caught:
+        log_service.parse_entry(db, raw, zone=SHANGHAI)
+    assert expected in caught.value.errors[field]
+
+
+def test_longest_title_is_stored_whole(db: Database, zhang: dict) -> None:
+    title = "😀字" * 100
+    entry_id = add_entry(db, zhang, title=title, content="😀" * 16383)
+    stored = log_service.require_entry(db, entry_id)
+    assert stored["title"] == title
+    assert stored["content"] == "😀" * 16383
+
+
+def test_import_rejects_long_text(db: Database, zhang: dict, tmp_path: Path) -> None:
+    when = datetime(2024, 3, 1, 9, 0)
+    summary = import_rows(
+        db, tmp_path, ["日期", "手机", "标题", "内容"],
+        [when, "13812345678", "x" * 600, "ok"],
+        [when, "13812345678", "ok", "😀" * 16384],
+    )  # fmt: skip
+    assert (summary.inserted, summary.rejected) == (0, 2)
+    assert (
+        "Title is 600 characters long; the limit is 200"
+        in (summary.rejected_reasons[0])
+    )
+    assert "the limit is 20000" in summary.rejected_reasons[1]
+    assert listed(db) == []
+
+
+@pytest.mark.parametrize("typed", ["2026-99-01", "soon", "2024-02-30"])
+def test_parse_filters_names_bad_date(typed: str) -> None:
+    filters, errors = log_service.parse_filters({"from": typed, "to": "2024-03-01"})
+    assert filters.date_from is None
+    assert filters.date_to == date(2024, 3, 1)
+    assert len(errors) == 1
+    assert f"“{typed}” is not a valid date" in errors[0]
+
+
+def test_parse_filters_reads_other_date_forms() -> None:
+    filters, errors = log_service.parse_filters({"from": "2024/3/1"})
+    assert filters.date_from == date(2024, 3, 1)
+    assert errors == []
+
+
+def test_parse_filters_swaps_reversed_range(db: Database, week: dict) -> None:
+    args = {"from": "2024-03-03", "to": "2024-03-02"}
+    filters, errors = log_service.parse_filters(args)
+    assert (filters.date_from, filters.date_to) == (date(2024, 3, 2), date(2024, 3, 3))
+    assert len(errors) == 1
+    assert "is after the end date" in errors[0]
+    assert listed(db, filters) == ["Visit plan", "WeChat hello"]
+
+
 def test_parse_entry_needs_title_or_content(db: Database, zhang: dict) -> None:
     raw = {"contact_id": str(zhang["id"]), "occurred_at": "2024-03-15 10:30"}
     with pytest.raises(LogEntryInvalidError) as caught:
@@ -226,7 +293,7 @@ def test_list_filter(
 
 @pytest.fixture
 def namesakes(db: Database) -> None:
-    """One entry for each of several contacts the smart query tells apart."""
+    """One entry for each of five contacts that the smart query distinguishes."""
     people = [
         {"name": "张小明", "company": "东方贸易"},
         {"name": "王芳", "company": "北方"},
@@ -564,6 +631,9 @@ def test_import_rejects_unknown_contact(
     summary = run_import(db, path, tmp_path)
     assert (summary.inserted, summary.rejected) == (1, 1)
     assert "No contact matches “王芳”" in summary.rejected_reasons[0]
+    assert summary.describe() == (
+        "Imported log.xlsx: 1 log entry added, 0 already stored, 1 rejected."
+    )
     assert "“”" not in summary.rejected_reasons[0]
     assert summary.rejected_file is not None
     rejected = openpyxl.load_workbook(summary.rejected_file).active

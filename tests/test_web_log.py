@@ -196,7 +196,7 @@ def test_import_wizard_imports_rows(client: FlaskClient, contact_id: int) -> Non
     review = client.get(review_url).get_data(as_text=True)
     assert "张小明" in review
     done = client.post(review_url).get_data(as_text=True)
-    assert "1 log entries added" in done
+    assert "1 log entry added, 0 already stored, 0 rejected." in done
     assert "你好" in client.get("/log/").get_data(as_text=True)
 
 
@@ -378,3 +378,70 @@ def test_list_shows_capped_count(
     assert "Page 2<" in page
     assert 'rel="prev" href="/log/?page=1"' in page
     assert 'rel="next" href="/log/?page=3"' in page
+
+
+def test_list_counts_last_page_with_separator(
+    client: FlaskClient,
+    app_db: Database,
+    contact_id: int,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(log_service, "COUNT_CAP", 1000)
+    contact = contact_service.require_contact(app_db, contact_id)
+    rows = [
+        {
+            **new_record("Test"),
+            "contact_uuid": contact["uuid"],
+            "occurred_at": datetime(2024, 1, 1) + timedelta(minutes=number),
+            "channel": "phone",
+            "title": f"Call {number}",
+            "content": "",
+            "search_text": log_service.search_text_of(f"Call {number}", ""),
+            "appointment_uuid": None,
+            "follow_up_on": None,
+        }
+        for number in range(1001)
+    ]
+    app_db.write(lambda db: log_data.insert_logs(db, rows))
+    page = client.get("/log/?page=21").get_data(as_text=True)
+    assert '<span class="count" id="log-count">1,001 entries</span>' in page
+    assert "Page 21 of 21<" in page
+
+
+@pytest.mark.parametrize("typed", ["2026-99-01", "tomorrow"])
+def test_list_names_bad_date(client: FlaskClient, typed: str) -> None:
+    page = client.get(f"/log/?from={typed}").get_data(as_text=True)
+    assert f"“{typed}” is not a valid date" in page
+
+
+def test_list_swaps_reversed_dates(client: FlaskClient, contact_id: int) -> None:
+    create_entry(client, contact_id, occurred_at="2024-03-02T10:00", title="Between")
+    page = client.get("/log/?from=2024-03-03&to=2024-03-01").get_data(as_text=True)
+    assert "is after the end date" in page
+    assert "Between" in page
+    assert 'name="from" value="2024-03-01"' in page
+
+
+def test_long_title_is_shortened_in_lists(client: FlaskClient, contact_id: int) -> None:
+    title = "长" * 150 + "END"
+    create_entry(client, contact_id, title=title, follow_up_on="2000-01-01")
+    shown = "长" * 79 + "…</a>"
+    for path in ("/log/", "/", f"/contacts/{contact_id}"):
+        page = client.get(path).get_data(as_text=True)
+        assert shown in page, path
+        assert title + "</a>" not in page, path
+
+
+def test_long_title_is_rejected_with_limit(
+    client: FlaskClient, contact_id: int
+) -> None:
+    response = client.post(
+        "/log/new",
+        data={
+            "contact_id": str(contact_id),
+            "occurred_at": "2024-03-15T10:30",
+            "title": "x" * 600,
+        },
+    )
+    assert response.status_code == HTTPStatus.UNPROCESSABLE_ENTITY
+    assert "the limit is 200" in response.get_data(as_text=True)

@@ -6,7 +6,7 @@ import re
 import secrets
 import shutil
 import tempfile
-from datetime import date, datetime
+from datetime import datetime
 from http import HTTPStatus
 from pathlib import Path
 from typing import Any
@@ -116,27 +116,8 @@ def user_zone() -> ZoneInfo:
 
 
 def filters_from(args: Any) -> LogFilters:
-    """Read the list filters from request arguments, ignoring junk."""
-    contact = args.get("contact", "")
-    return LogFilters(
-        date_from=_date_arg(args.get("from")),
-        date_to=_date_arg(args.get("to")),
-        contact_id=int(contact) if contact.isdigit() else None,
-        contact_name=args.get("who", "").strip(),
-        category=args.get("category", ""),
-        channel=args.get("channel", "") if args.get("channel") in CHANNELS else "",
-        words=args.get("q", "").strip(),
-        follow_up=args.get("follow_up", "")
-        if args.get("follow_up") in FOLLOW_UP_STATES
-        else "",
-    )
-
-
-def _date_arg(raw: str | None) -> date | None:
-    try:
-        return date.fromisoformat(raw) if raw else None
-    except ValueError:
-        return None
+    """Read the list filters from request arguments, leaving out bad dates."""
+    return log_service.parse_filters(args)[0]
 
 
 def filter_args() -> dict[str, str]:
@@ -146,7 +127,9 @@ def filter_args() -> dict[str, str]:
 
 @bp.get("/")
 def index() -> str:
-    filters = filters_from(request.args)
+    filters, errors = log_service.parse_filters(request.args)
+    for error in errors:
+        flash(error, "error")
     page = web.int_arg("page", 1, low=1)
     size = int(web.preferences()["page_size"])
     found = log_service.list_entries(
@@ -335,7 +318,7 @@ def export() -> Response:
         "export",
         user=web.owner(),
         target=path.name,
-        detail=f"{count} log entries",
+        detail=f"log entries: {count}",
     )
 
     @after_this_request

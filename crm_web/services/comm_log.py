@@ -17,9 +17,9 @@ from types import ModuleType
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from flask_babel import format_number, lazy_pgettext, ngettext
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_babel import lazy_pgettext
 
 from crm_web.data import comm_logs as log_data
 from crm_web.data import contacts as contact_data
@@ -111,6 +111,60 @@ class LogFilters:
 
     def is_empty(self) -> bool:
         return self == LogFilters()
+
+
+def parse_filters(args: Mapping[str, Any]) -> tuple[LogFilters, list[str]]:
+    """Read the list filters from request arguments; return them and errors.
+
+    A date that cannot be read is left out and named in an error, so the
+    page still lists entries. A range typed backwards is swapped.
+    """
+    errors: list[str] = []
+    date_from = _filter_date(args.get("from"), errors)
+    date_to = _filter_date(args.get("to"), errors)
+    if date_from and date_to and date_from > date_to:
+        errors.append(
+            _(
+                "The start date %(start)s is after the end date %(end)s, so "
+                "the list shows the entries between them.",
+                start=date_from.isoformat(),
+                end=date_to.isoformat(),
+            )
+        )
+        date_from, date_to = date_to, date_from
+    contact = text.clean(args.get("contact"))
+    channel = text.clean(args.get("channel"))
+    follow_up = text.clean(args.get("follow_up"))
+    filters = LogFilters(
+        date_from=date_from,
+        date_to=date_to,
+        contact_id=int(contact) if contact.isdigit() else None,
+        contact_name=text.clean(args.get("who")),
+        category=text.clean(args.get("category")),
+        channel=channel if channel in CHANNELS else "",
+        words=text.clean(args.get("q")),
+        follow_up=follow_up if follow_up in FOLLOW_UP_STATES else "",
+    )
+    return filters, errors
+
+
+def _filter_date(raw: Any, errors: list[str]) -> date | None:
+    value = text.clean(raw)
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        parsed = parse_date(value)
+    if parsed is None:
+        errors.append(
+            _(
+                "“%(value)s” is not a valid date, so the list is not filtered "
+                "by it. Type it as 2024-03-15.",
+                value=value,
+            )
+        )
+    return parsed
 
 
 @dataclass
@@ -228,19 +282,35 @@ def _check_lengths(title: str, content: str, errors: dict[str, str]) -> None:
     if not (title or content):
         errors["title"] = _("Enter a title or some content: an entry needs one.")
     if len(title) > TITLE_MAX:
-        errors["title"] = _(
-            "Title is %(length)s characters long; the limit is %(max)s. Shorten "
-            "it and put the details in the content.",
-            length=len(title),
-            max=TITLE_MAX,
-        )
+        errors["title"] = title_too_long(title)
     if len(content) > CONTENT_MAX or len(content.encode()) > CONTENT_MAX_BYTES:
-        errors["content"] = _(
-            "Content is %(length)s characters long; the limit is %(max)s, or "
-            "fewer with many emoji. Split it into two entries.",
-            length=len(content),
-            max=CONTENT_MAX,
-        )
+        errors["content"] = content_too_long(content)
+
+
+def title_too_long(title: str) -> str:
+    """Return the message for a title over TITLE_MAX characters."""
+    return ngettext(
+        "Title is %(length)s character long; the limit is %(max)s. Shorten "
+        "it and put the details in the content.",
+        "Title is %(length)s characters long; the limit is %(max)s. Shorten "
+        "it and put the details in the content.",
+        len(title),
+        length=format_number(len(title)),
+        max=format_number(TITLE_MAX),
+    )
+
+
+def content_too_long(content: str) -> str:
+    """Return the message for content over CONTENT_MAX characters or bytes."""
+    return ngettext(
+        "Content is %(length)s character long; the limit is %(max)s, or "
+        "fewer with many emoji. Split it into two entries.",
+        "Content is %(length)s characters long; the limit is %(max)s, or "
+        "fewer with many emoji. Split it into two entries.",
+        len(content),
+        length=format_number(len(content)),
+        max=format_number(CONTENT_MAX),
+    )
 
 
 def _parse_follow_up(raw: Any, errors: dict[str, str]) -> date | None:
@@ -491,7 +561,7 @@ def log_query(db: Database, filters: LogFilters, *, zone: ZoneInfo) -> LogQuery:
     )
 
 
-# More contacts than any database holds: the contact filter takes every match.
+# A limit above any real contact count, so the contact filter takes every match.
 CONTACTS_MAX = 10**9
 # A category of at most this many contacts, or this percentage of all
 # contacts if that is more, is filtered by its contacts' uuids. The

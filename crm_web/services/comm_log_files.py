@@ -19,7 +19,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import has_request_context
-from flask_babel import force_locale
+from flask_babel import force_locale, format_number, ngettext
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
@@ -39,8 +39,10 @@ from crm_web.services.comm_log import (
     FOLLOW_UP_STATES,
     TITLE_MAX,
     LogFilters,
+    content_too_long,
     log_query,
     search_text_of,
+    title_too_long,
 )
 from crm_web.services.exporting import write_table
 from crm_web.services.importing.detect import SourceInfo, detect
@@ -378,10 +380,13 @@ class ContactMatcher:
         if len(candidates) == 1:
             return candidates[0], ""
         if candidates:
-            return None, _(
+            return None, ngettext(
+                "%(count)s contact is named “%(value)s”. Add their mobile or "
+                "e-mail to the row so it names one.",
                 "%(count)s contacts are named “%(value)s”. Add their mobile or "
                 "e-mail to the row so it names one.",
-                count=len(candidates),
+                len(candidates),
+                count=format_number(len(candidates)),
                 value=shown,
             )
         if self._partial_matches(shown) > 1:
@@ -544,21 +549,9 @@ class RowConverter:
         if not (title or content):
             row.problems.append(_("The row has no title and no content."))
         if len(title) > TITLE_MAX:
-            row.problems.append(
-                _(
-                    "Title is %(length)s characters long; the limit is %(max)s.",
-                    length=len(title),
-                    max=TITLE_MAX,
-                )
-            )
+            row.problems.append(title_too_long(title))
         if len(content) > CONTENT_MAX or len(content.encode()) > CONTENT_MAX_BYTES:
-            row.problems.append(
-                _(
-                    "Content is %(length)s characters long; the limit is %(max)s.",
-                    length=len(content),
-                    max=CONTENT_MAX,
-                )
-            )
+            row.problems.append(content_too_long(content))
 
     def _follow_up(self, cell: Any, row: LogRow) -> datetime.date | None:
         if not _filled(cell):
@@ -637,13 +630,30 @@ class LogImportSummary:
     rejected_file: Path | None = None
 
     def describe(self) -> str:
+        added = ngettext(
+            "%(count)s log entry added",
+            "%(count)s log entries added",
+            self.inserted,
+            count=format_number(self.inserted),
+        )
+        skipped = ngettext(
+            "%(count)s already stored",
+            "%(count)s already stored",
+            self.skipped,
+            count=format_number(self.skipped),
+        )
+        rejected = ngettext(
+            "%(count)s rejected",
+            "%(count)s rejected",
+            self.rejected,
+            count=format_number(self.rejected),
+        )
         return _(
-            "Imported %(file)s: %(inserted)s log entries added, %(skipped)s "
-            "already stored, %(rejected)s rejected.",
+            "Imported %(file)s: %(added)s, %(skipped)s, %(rejected)s.",
             file=self.filename,
-            inserted=self.inserted,
-            skipped=self.skipped,
-            rejected=self.rejected,
+            added=added,
+            skipped=skipped,
+            rejected=rejected,
         )
 
 
