@@ -31,6 +31,9 @@ PUBLIC_ENDPOINTS = {"auth.login", "static", "settings.language"}
 ADMIN_BLUEPRINTS = {"users", "settings", "backup"}
 ADMIN_EXEMPT = {"settings.language"}
 KEPT_SESSION_KEYS = ("language", "csrf_token")
+# Requests a page makes on its own, on a timer: they are not the user's
+# activity, so they never keep an idle session alive.
+BACKGROUND_ENDPOINTS = {"appointments.reminders"}
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -91,7 +94,8 @@ def _session_user() -> CurrentUser | None:
         return None
     # Writing the cookie on every request would race between the page's
     # parallel requests; once a minute is enough for an idle limit in minutes.
-    if now - int(session.get("seen", 0)) >= 60:
+    background = request.endpoint in BACKGROUND_ENDPOINTS
+    if not background and now - int(session.get("seen", 0)) >= 60:
         session["seen"] = now
     return user
 

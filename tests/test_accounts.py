@@ -284,3 +284,67 @@ def test_audit_page_filters_by_user_and_action(
     assert 'data-action="user_created"' not in page
     everything = client.get("/users/audit").get_data(as_text=True)
     assert 'data-action="user_created"' in everything
+
+
+def test_attempts_sent_at_once_are_each_counted(db: Database) -> None:
+    import threading
+
+    protect(db)
+    results: list[str] = []
+
+    def attempt() -> None:
+        try:
+            accounts.sign_in(db, "Admin", "wrong", address="")
+        except Exception as error:  # noqa: BLE001 - the kind is the result
+            results.append(type(error).__name__)
+        finally:
+            db.release()
+
+    threads = [threading.Thread(target=attempt) for _ in range(12)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    # Three are checked; the rest must wait, whatever order they ran in.
+    assert results.count("SignInError") == accounts.FREE_ATTEMPTS
+    assert results.count("SignInWaitError") == 12 - accounts.FREE_ATTEMPTS
+
+
+def test_reminder_checks_do_not_keep_a_session_alive(
+    client: FlaskClient, app_db: Database
+) -> None:
+    protect(app_db)
+    sign_in(client, "Admin", GOOD)
+    with client.session_transaction() as session:
+        session["seen"] -= 29 * 60
+    client.get("/appointments/reminders.json")
+    with client.session_transaction() as session:
+        session["seen"] -= 2 * 60
+    assert client.get("/contacts/").status_code == HTTPStatus.FOUND
+
+
+def test_a_copied_cookie_stops_working_after_sign_out(
+    app: Flask, client: FlaskClient, app_db: Database
+) -> None:
+    protect(app_db)
+    sign_in(client, "Admin", GOOD)
+    with client.session_transaction() as session:
+        copied = dict(session)
+    client.post("/logout")
+    thief = app.test_client()
+    with thief.session_transaction() as session:
+        session.update(copied)
+    assert thief.get("/contacts/").status_code == HTTPStatus.FOUND
+
+
+def test_a_disabled_users_old_cookie_stays_dead_once_enabled(
+    app: Flask, client: FlaskClient, app_db: Database
+) -> None:
+    accounts.create_user(app_db, "Lily", GOOD, "user", by="test")
+    protect(app_db)
+    sign_in(client, "Lily", GOOD)
+    lily = user_data.get_user(app_db, "Lily")
+    assert lily is not None
+    accounts.set_disabled(app_db, lily["uuid"], True, by="Admin")
+    accounts.set_disabled(app_db, lily["uuid"], False, by="Admin")
+    assert client.get("/contacts/").status_code == HTTPStatus.FOUND

@@ -220,7 +220,7 @@ def add_log_entry(client: FlaskClient, contact_id: int, title: str) -> int:
 
 def log_titles(client: FlaskClient) -> set[str]:
     page = client.get("/log/").get_data(as_text=True)
-    return set(re.findall(r'href="/log/\d+[^"]*">([^<]+)</a>', page))
+    return set(re.findall(r'<td class="log-title"><a [^>]*>([^<]+)</a>', page))
 
 
 def test_log_entries_follow_the_contact(team: dict[str, FlaskClient]) -> None:
@@ -229,15 +229,20 @@ def test_log_entries_follow_the_contact(team: dict[str, FlaskClient]) -> None:
     assert "莉莉的报价" in log_titles(team["Lily"])
     assert "莉莉的报价" not in log_titles(team["Tom"])
     assert team["Tom"].get(f"/log/{entry}").status_code == HTTPStatus.NOT_FOUND
-    team["Lily"].post(
-        f"/contacts/{lily_contact}/sharing", data={"user": "Tom", "follow": "1"}
-    )
+    team["Lily"].post(f"/contacts/{lily_contact}/sharing", data={"user": "Tom"})
     assert "莉莉的报价" in log_titles(team["Tom"])
+    # An entry added after the contact was shared follows it too.
+    add_log_entry(team["Lily"], lily_contact, "莉莉的新报价")
+    assert "莉莉的新报价" in log_titles(team["Tom"])
     # Tom's entry about Lily's contact is his, and Lily sees it as the
     # contact's owner.
     add_log_entry(team["Tom"], lily_contact, "汤姆的回访")
     assert "汤姆的回访" in log_titles(team["Lily"])
     assert {"莉莉的报价", "汤姆的回访"} <= log_titles(team["Admin"])
+    # Made private again, the contact takes its whole history with it.
+    team["Lily"].post(f"/contacts/{lily_contact}/sharing", data={})
+    assert log_titles(team["Tom"]) == {"汤姆的回访"}
+    assert team["Tom"].get(f"/log/{entry}").status_code == HTTPStatus.NOT_FOUND
 
 
 def test_appointments_are_private_to_their_owner(
@@ -309,3 +314,18 @@ def test_sales_and_their_summary_show_only_what_the_user_may_see(
     assert "34.00" in admin
     export = team["Tom"].get("/sales/export?format=txt").get_data()
     assert "莉莉的样品".encode() not in export and "汤姆的样品".encode() in export
+
+
+def test_file_deletions_are_audited(
+    team: dict[str, FlaskClient], app_db: Database
+) -> None:
+    from crm_web.data import users as user_data
+
+    file_id = upload_file(team["Lily"], "合同.pdf", b"%PDF contract")
+    team["Lily"].post(f"/files/{file_id}/delete")
+    team["Lily"].post(f"/files/{file_id}/purge")
+    rows, _total = user_data.find_audit(app_db, user="Lily")
+    assert [(r["action"], r["target"]) for r in rows[:2]] == [
+        ("purge", "合同.pdf"),
+        ("delete", "合同.pdf"),
+    ]

@@ -49,6 +49,8 @@ def login() -> str | Response | tuple[str, int]:
 def logout() -> Response:
     user = auth.current_user()
     if session.get("user"):
+        # The cookie could have been copied: it must not work again.
+        accounts.end_sessions(web.db(), user.uuid)
         audit.record(web.db(), "logout", user=user.name)
     auth.clear_session()
     flash(_("You are signed out."))

@@ -29,7 +29,7 @@ from crm_web.errors import (
     UploadTooLargeError,
 )
 from crm_web.server import is_loopback
-from crm_web.services import file_names
+from crm_web.services import audit, file_names
 from crm_web.services import files as file_service
 from crm_web.services.file_store import MB, BlobStore
 from crm_web.services.search import search_contacts
@@ -294,6 +294,7 @@ def _send(row: dict[str, Any], *, inline: bool) -> Response:
 @bp.post("/<int:file_id>/delete")
 def delete(file_id: int) -> Response:
     row = file_service.set_deleted(web.db(), file_id, deleted=True)
+    audit.record(web.db(), "delete", user=web.owner(), target=row["name"])
     flash(
         _(
             "“%(name)s” was moved to the trash. You can restore it from there.",
@@ -313,6 +314,7 @@ def restore(file_id: int) -> Response:
 @bp.post("/<int:file_id>/purge")
 def purge(file_id: int) -> Response:
     row = file_service.purge_file(web.db(), store(), file_id)
+    audit.record(web.db(), "purge", user=web.owner(), target=row["name"])
     flash(_("“%(name)s” was removed for good.", name=row["name"]))
     return redirect(url_for(".trash"))
 
@@ -338,6 +340,9 @@ def trash() -> str:
 @bp.post("/trash/empty")
 def empty_trash() -> Response:
     count = file_service.empty_trash(web.db(), store())
+    audit.record(
+        web.db(), "purge", user=web.owner(), detail=f"{count} files from the trash"
+    )
     flash(
         ngettext(
             "%(num)s file was removed for good.",

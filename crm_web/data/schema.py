@@ -344,6 +344,9 @@ users = Table(
     Column("last_failed_at", DateTime, nullable=True),
     Column("locked_until", DateTime, nullable=True),
     Column("last_login_at", DateTime, nullable=True),
+    # Sessions signed in before this moment are over: set on signing out
+    # and on disabling, so a copied cookie cannot be used again.
+    Column("sessions_valid_after", DateTime, nullable=True),
     Column("created_at", DateTime, nullable=False),
     Column("updated_at", DateTime, nullable=False),
     **MYSQL_TABLE,
@@ -701,6 +704,16 @@ def _create_appointment_occurrences(conn: Connection) -> None:
     appointment_occurrences.create(conn, checkfirst=True)
 
 
+def _add_session_cut_off(conn: Connection) -> None:
+    """Add users.sessions_valid_after, unless the table was made with it."""
+    present = {c["name"] for c in inspect(conn).get_columns("users")}
+    if "sessions_valid_after" in present:
+        return
+    column = users.c.sessions_valid_after
+    kind = column.type.compile(dialect=conn.dialect)
+    conn.execute(text(f"ALTER TABLE users ADD COLUMN sessions_valid_after {kind} NULL"))
+
+
 # Numbered upgrades, applied in order, each once. Append; never renumber.
 UPGRADES: list[tuple[int, Callable[[Connection], None]]] = [
     (1, _create_initial_tables),
@@ -712,6 +725,7 @@ UPGRADES: list[tuple[int, Callable[[Connection], None]]] = [
     (7, _create_user_tables),
     (8, _create_vault_tables),
     (9, _create_file_tables),
+    (10, _add_session_cut_off),
 ]
 
 LATEST_VERSION = UPGRADES[-1][0]

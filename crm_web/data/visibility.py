@@ -55,16 +55,17 @@ def visible(table: Table, viewer: Viewer | None = None) -> ColumnElement[bool]:
 def visible_about_contact(
     table: Table, viewer: Viewer | None = None
 ) -> ColumnElement[bool]:
-    """Like ``visible``, and also every row about a contact the viewer owns.
+    """Like ``visible``, and also every row about a contact the viewer sees.
 
     For log entries, sales records and appointments: whoever owns a
-    contact sees everything recorded about it, by anyone.
+    contact, or has it shared with them, sees everything recorded about
+    it, by anyone, including records added after it was shared.
     """
     viewer = viewer or current_viewer()
     if viewer is None:
         return true()
-    owned = select(contacts.c.uuid).where(contacts.c.owner == viewer.name)
-    return or_(visible(table, viewer), table.c.contact_uuid.in_(owned))
+    seen = select(contacts.c.uuid).where(visible(contacts, viewer))
+    return or_(visible(table, viewer), table.c.contact_uuid.in_(seen))
 
 
 def shared_uuids(db: Database, viewer: Viewer) -> set[str]:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from http import HTTPStatus
@@ -196,7 +197,10 @@ def session_stamp(user: dict[str, Any]) -> str:
     Kept in the session cookie, it signs the user out everywhere once the
     password is changed or reset, or the user is disabled.
     """
-    material = f"{user['uuid']}|{user['password_hash']}|{user['disabled']}"
+    material = "|".join(
+        str(user[key])
+        for key in ("uuid", "password_hash", "disabled", "sessions_valid_after")
+    )
     return hashlib.sha256(material.encode("utf-8")).hexdigest()[:24]
 
 
@@ -335,7 +339,10 @@ def set_disabled(db: Database, user_uuid: str, disabled: bool, *, by: str) -> No
         user = _require_user(db, user_uuid)
         if disabled and user["role"] == "admin" and user_data.count_admins(db) <= 1:
             raise LastAdminError(user["name"])
-        user_data.update_user(db, user_uuid, disabled=disabled)
+        changes: dict[str, Any] = {"disabled": disabled}
+        if disabled:
+            changes["sessions_valid_after"] = utcnow()
+        user_data.update_user(db, user_uuid, **changes)
         user_data.insert_audit(
             db,
             user=by,
@@ -384,9 +391,28 @@ def retry_wait(failures: int) -> int:
 def sign_in(
     db: Database, name: str, password: str, *, address: str, now: datetime | None = None
 ) -> dict[str, Any]:
-    """Return the user whose name and password match, or raise and audit why."""
-    now = now or utcnow()
+    """Return the user whose name and password match, or raise and audit why.
+
+    Attempts for one name run one at a time, so that many sent at once are
+    each counted before the next is checked, and the slowdown holds.
+    """
     name = " ".join(str(name or "").split())
+    with _attempt_lock(name):
+        return _sign_in(db, name, password, address=address, now=now or utcnow())
+
+
+_attempt_locks: dict[str, threading.Lock] = {}
+_attempt_locks_guard = threading.Lock()
+
+
+def _attempt_lock(name: str) -> threading.Lock:
+    with _attempt_locks_guard:
+        return _attempt_locks.setdefault(name.lower(), threading.Lock())
+
+
+def _sign_in(
+    db: Database, name: str, password: str, *, address: str, now: datetime
+) -> dict[str, Any]:
     user = user_data.find_user_folded(db, name) if name else None
     if user is None:
         password_matches(password, "")
@@ -469,6 +495,13 @@ def _record_failure(
     db.write(work)
     if locked:
         log.warning("User %s locked after %s failed sign-ins", user["name"], failures)
+
+
+def end_sessions(db: Database, user_uuid: str) -> None:
+    """Sign the user out everywhere: every earlier session cookie stops working."""
+    db.write(
+        lambda db: user_data.update_user(db, user_uuid, sessions_valid_after=utcnow())
+    )
 
 
 def current_user_for(db: Database, session_user: str, stamp: str) -> CurrentUser | None:

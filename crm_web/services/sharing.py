@@ -4,7 +4,8 @@ A record is private to its owner, shared with everyone, or shared with
 chosen users; administrators see everything. Only the owner or an
 administrator changes a record's sharing, and only an administrator gives
 it another owner. A contact's log entries, sales records and appointments
-follow its sharing (and its new owner) unless the user says otherwise.
+are seen by whoever sees the contact (data/visibility.py), so they follow
+its sharing; they follow a new owner unless the administrator says not to.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from http import HTTPStatus
 from typing import Any
 
 from flask_babel import gettext as _
-from sqlalchemy import select, update
+from sqlalchemy import update
 
 from crm_web.data import contacts as contact_data
 from crm_web.data import users as user_data
@@ -27,7 +28,7 @@ from crm_web.errors import InvalidValueError, NotFoundError, UserError
 from crm_web.services import audit
 from crm_web.services.accounts import CurrentUser
 
-# Records that belong to a contact and follow its sharing.
+# Records that belong to a contact and may follow it to a new owner.
 CHILD_TABLES = (comm_logs, sales, appointments)
 
 
@@ -70,7 +71,7 @@ def set_contact_sharing(
     owner: str = "",
     follow: bool = True,
 ) -> Sharing:
-    """Set a contact's owner and sharing, and its records' if ``follow``."""
+    """Set a contact's sharing and owner; its records' owner too if ``follow``."""
     contact = contact_data.get_contact(db, contact_id)
     if contact is None:
         raise NotFoundError(_("Contact"), contact_id)
@@ -87,10 +88,7 @@ def set_contact_sharing(
     shares = [visibility.EVERYONE] if everyone else chosen
 
     def work(db: Database) -> None:
-        uuids = [contact["uuid"]]
-        if follow:
-            uuids += _child_uuids(db, contact["uuid"])
-        visibility.set_shares(db, uuids, shares)
+        visibility.set_shares(db, [contact["uuid"]], shares)
         if new_owner != contact["owner"]:
             _reassign(db, contact, new_owner, follow=follow)
 
@@ -106,16 +104,6 @@ def set_contact_sharing(
             detail=f"{contact['owner']}->{new_owner}",
         )
     return Sharing(new_owner, everyone, tuple(chosen))
-
-
-def _child_uuids(db: Database, contact_uuid: str) -> list[str]:
-    found: list[str] = []
-    for table in CHILD_TABLES:
-        rows = db.execute(
-            select(table.c.uuid).where(table.c.contact_uuid == contact_uuid)
-        )
-        found += [row[0] for row in rows]
-    return found
 
 
 def _reassign(
