@@ -13,6 +13,7 @@ from flask.testing import FlaskClient
 
 from crm_web.data.db import Database
 from crm_web.services import clock
+from crm_web.services import contacts as contact_service
 from crm_web.services.preferences import save_preferences
 
 
@@ -74,3 +75,18 @@ def test_file_named_with_user_date(
     response = client.get(url)
     today = clock.today(ZoneInfo(zone)).isoformat()
     assert today in response.headers["Content-Disposition"]
+
+
+def test_list_filters_contact_by_pinyin(client: FlaskClient, app_db: Database) -> None:
+    contact = contact_service.parse_form({"name": "张小明"})
+    contact_id = contact_service.create_contact(app_db, contact, owner="T", region="CN")
+    uuid = contact_service.require_contact(app_db, contact_id)["uuid"]
+    create(client, item="Valve", contact_uuid=uuid, contact="张小明")
+    create(client, item="Pipe")
+    page = client.get("/sales/?contact=zxm").get_data(as_text=True)
+    rows = re.findall(r'<tr class="sale".*?</tr>', page, re.S)
+    assert len(rows) == 1
+    assert "Valve" in rows[0]
+    export = client.get("/sales/export?format=txt&contact=zhangxiaoming")
+    assert "Valve" in export.get_data(as_text=True)
+    assert "Pipe" not in export.get_data(as_text=True)

@@ -108,7 +108,7 @@ def _filters() -> SaleFilters:
     filters, errors = sale_service.parse_filters(request.args)
     for error in errors:
         flash(error, "error")
-    return filters
+    return sale_service.match_contact_filter(web.db(), filters)
 
 
 def _chosen_filters() -> dict[str, str]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from typing import Any
@@ -27,6 +27,7 @@ from crm_web.errors import (
 from crm_web.services import money, text
 from crm_web.services.clock import CURRENCIES
 from crm_web.services.importing.values import parse_date
+from crm_web.services.search import search_contacts
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +62,11 @@ FIELD_LABELS = {
     "status": _l("Status"),
     "notes": _l("Notes"),
 }
+# A list of at most this many matching records is sorted after filtering
+# rather than read in index order (sale_data.find_sales).
+FEW_ROWS = 5000
+# More contacts than any database holds: the contact filter takes every match.
+CONTACTS_MAX = 10**9
 # Decimal places a typed filter bound may have; it is rounded per currency.
 FILTER_DIGITS = 6
 # Currencies whose minor unit is not the usual hundredth, by decimal digits.
@@ -343,6 +349,20 @@ def parse_filters(args: Mapping[str, Any]) -> tuple[SaleFilters, list[str]]:
     return SaleFilters(**values), errors
 
 
+def match_contact_filter(db: Database, filters: SaleFilters) -> SaleFilters:
+    """Return ``filters`` with the contacts the contact filter's text finds.
+
+    The text is matched by the contacts' smart query (name, company, pinyin,
+    initials, phone digits, unaccented spellings), which keeps only the
+    contacts the request's user may see. Contacts in the trash are not
+    searched, so their records are not found by name.
+    """
+    if not filters.contact:
+        return filters
+    found = search_contacts(db, filters.contact, limit=CONTACTS_MAX)
+    return replace(filters, contact_uuids=tuple(found.uuids))
+
+
 def _filter_number(
     raw: Any, errors: list[str], *, quantity: bool, upper: bool = False
 ) -> Any:
@@ -382,6 +402,9 @@ def list_sales(
     deleted: bool = False,
 ) -> tuple[list[dict[str, Any]], int]:
     """Return one page of records and the number matching the filters."""
+    total = sale_data.count_sales(db, filters, deleted=deleted)
+    if total <= (page - 1) * page_size:
+        return [], total
     rows = sale_data.find_sales(
         db,
         filters,
@@ -390,8 +413,9 @@ def list_sales(
         limit=page_size,
         offset=(page - 1) * page_size,
         deleted=deleted,
+        is_few=total <= FEW_ROWS,
     )
-    return rows, sale_data.count_sales(db, filters, deleted=deleted)
+    return rows, total
 
 
 # --- pick lists --------------------------------------------------------------
