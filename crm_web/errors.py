@@ -11,6 +11,7 @@ from __future__ import annotations
 from http import HTTPStatus
 
 from flask_babel import gettext as _
+from flask_babel import ngettext
 
 from crm_web.i18n import join_sentences
 
@@ -127,11 +128,14 @@ class PasswordMismatchError(UserError):
 class PasswordTooShortError(UserError):
     def __init__(self, length: int, minimum: int) -> None:
         super().__init__(
-            _(
-                "The password has %(length)s characters; use at least "
-                "%(minimum)s. A phrase of several words is easy to remember "
-                "and hard to guess.",
-                length=length,
+            ngettext(
+                "The password has %(num)s character; use at least %(minimum)s. "
+                "A phrase of several words is easy to remember and hard to "
+                "guess.",
+                "The password has %(num)s characters; use at least %(minimum)s. "
+                "A phrase of several words is easy to remember and hard to "
+                "guess.",
+                length,
                 minimum=minimum,
             )
         )

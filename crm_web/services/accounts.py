@@ -23,6 +23,7 @@ from typing import Any
 import bcrypt
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 
 from crm_web.data import preferences as preference_data
 from crm_web.data import users as user_data
@@ -77,9 +78,10 @@ class SignInWaitError(UserError):
 
     def __init__(self, seconds: int) -> None:
         super().__init__(
-            _(
-                "Too many wrong passwords. Wait %(seconds)s seconds, then try again.",
-                seconds=seconds,
+            ngettext(
+                "Too many wrong passwords. Wait %(num)s second, then try again.",
+                "Too many wrong passwords. Wait %(num)s seconds, then try again.",
+                seconds,
             )
         )
 
@@ -89,11 +91,14 @@ class AccountLockedError(UserError):
 
     def __init__(self, minutes: int) -> None:
         super().__init__(
-            _(
+            ngettext(
                 "This user is locked after too many wrong passwords. Try again "
-                "in %(minutes)s minutes, or ask an administrator to reset the "
+                "in %(num)s minute, or ask an administrator to reset the "
                 "password.",
-                minutes=minutes,
+                "This user is locked after too many wrong passwords. Try again "
+                "in %(num)s minutes, or ask an administrator to reset the "
+                "password.",
+                minutes,
             )
         )
 
