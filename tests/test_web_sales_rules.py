@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import io
 import re
 from http import HTTPStatus
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import openpyxl
 import pytest
 from builders import make_text
 from flask.testing import FlaskClient
@@ -90,3 +92,50 @@ def test_list_filters_contact_by_pinyin(client: FlaskClient, app_db: Database) -
     export = client.get("/sales/export?format=txt&contact=zhangxiaoming")
     assert "Valve" in export.get_data(as_text=True)
     assert "Pipe" not in export.get_data(as_text=True)
+
+
+def test_rejected_file_named_in_chinese(
+    client: FlaskClient, app_db: Database, tmp_path: Path
+) -> None:
+    save_preferences(app_db, {"language": "zh_CN"})
+    path = make_text(tmp_path / "s.txt", [["日期", "商品", "单价"],
+                                          ["2026-03-01", "钢管", "x"]])  # fmt: skip
+    with path.open("rb") as file:
+        response = client.post("/sales/import", data={"file": (file, path.name)})
+    done = client.post(response.headers["Location"]).get_data(as_text=True)
+    match = re.search(r'href="(/sales/import/rejected/[^"]+)"', done)
+    assert match
+    disposition = client.get(match.group(1)).headers["Content-Disposition"]
+    assert "rejected" not in disposition.split("filename*=")[-1]
+    assert "%E6%9C%89%E8%AF%AF%E7%9A%84%E8%A1%8C.txt" in disposition  # 有误的行
+
+
+def test_summary_xlsx_number_formats(client: FlaskClient) -> None:
+    create(client, item="Valve", quantity="1234.5", unit_price="1000")
+    create(client, item="Pipe", quantity="2", amount="500", currency="JPY")
+    response = client.get("/sales/summary.xlsx?by=item")
+    sheet = openpyxl.load_workbook(io.BytesIO(response.data)).active
+    header = [cell.value for cell in sheet[1]]
+    assert header == ["Sales item", "Records", "Quantity", "Amount (CNY)",
+                      "Amount (JPY)"]  # fmt: skip
+    formats = {
+        row[0].value: [c.number_format for c in row[1:]]
+        for row in sheet.iter_rows(min_row=2)
+    }
+    assert formats["Valve"] == ["#,##0", "#,##0.###", "#,##0.00", "#,##0"]
+    assert formats["Pipe"] == ["#,##0", "#,##0", "#,##0.00", "#,##0"]
+    values = {row[0].value: row[3].value for row in sheet.iter_rows(min_row=2)}
+    assert values["Valve"] == 1234500
+
+
+def test_timeline_shows_sale_amount(client: FlaskClient, app_db: Database) -> None:
+    contact = contact_service.parse_form({"name": "李华"})
+    contact_id = contact_service.create_contact(app_db, contact, owner="T", region="CN")
+    uuid = contact_service.require_contact(app_db, contact_id)["uuid"]
+    create(client, item="Bolts", quantity="1000", unit_price="0.035", currency="USD",
+           contact_uuid=uuid, contact="李华")  # fmt: skip
+    page = client.get(f"/contacts/{contact_id}").get_data(as_text=True)
+    item = re.search(r'<li class="timeline-item timeline-sale">.*?</li>', page, re.S)
+    assert item
+    assert "$35.00" in item.group(0)
+    assert "¥" not in item.group(0)

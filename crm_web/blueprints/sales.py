@@ -437,7 +437,7 @@ def rejected_file(name: str) -> Response:
     return send_file(
         path,
         as_attachment=True,
-        download_name=f"{_('rejected rows')}.{kind}",
+        download_name=f"{_('Rejected rows')}.{kind}",
         mimetype=content_type(kind),
     )
 

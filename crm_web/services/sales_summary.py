@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import openpyxl
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
@@ -240,7 +241,40 @@ def export_summary(summary: Summary, target: Path, *, kind: str = "xlsx") -> int
     rows = [
         _export_row(row, summary.currencies) for row in (*summary.rows, summary.total)
     ]
-    return write_table(target, kind, columns, rows, sheet_title=_("Summary"))
+    count = write_table(target, kind, columns, rows, sheet_title=_("Summary"))
+    if kind == "xlsx":
+        _format_numbers(target, summary.currencies)
+    return count
+
+
+def _format_numbers(target: Path, currencies: list[str]) -> None:
+    """Give counts, quantities and each currency's amounts a number format.
+
+    The table writer leaves numbers in the General format, which shows
+    99.9 for ¥99.90 and no thousands separators. A summary has one row per
+    group, so reading the file back to set the formats costs little.
+    """
+    book = openpyxl.load_workbook(target)
+    sheet = book.active
+    amount_formats = [_decimal_format(money.precision(c)) for c in currencies]
+    for row in sheet.iter_rows(min_row=2):
+        row[1].number_format = _decimal_format(0)
+        quantity = row[2].value
+        is_whole = quantity is None or float(quantity).is_integer()
+        row[2].number_format = _decimal_format(0 if is_whole else 3, exact=False)
+        for cell, number_format in zip(row[3:], amount_formats, strict=True):
+            cell.number_format = number_format
+    book.save(target)
+
+
+def _decimal_format(digits: int, *, exact: bool = True) -> str:
+    """Return an Excel format with thousands separators and ``digits`` decimals.
+
+    With ``exact`` False the decimals are shown only as far as they are used.
+    """
+    if digits == 0:
+        return "#,##0"
+    return "#,##0." + ("0" if exact else "#") * digits
 
 
 def _export_row(row: SummaryRow, currencies: list[str]) -> dict[str, Any]:

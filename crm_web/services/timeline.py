@@ -5,6 +5,7 @@ dict with ``kind`` ("log", "sale" or "appointment"), ``id``, ``uuid``,
 ``at`` (local naive datetime used for ordering and display), ``has_time``
 (False when the source has only a date), ``title``, ``detail``, ``status``
 and ``url`` (the source's own URL, or "" for the template to build one).
+A sale also has ``amount_minor`` (None when blank) and ``currency``.
 """
 
 from __future__ import annotations
@@ -86,6 +87,8 @@ def _sale_item(row: dict[str, Any]) -> dict[str, Any]:
         "status": row.get("status_label") or row.get("status") or "",
         "follow_up_on": None,
         "url": row.get("url", ""),
+        "amount_minor": row.get("amount_minor"),
+        "currency": row.get("currency", ""),
     }
 
 
