@@ -181,7 +181,7 @@ def edit(db: Database, sale_id: int, **changes: str) -> None:
 
 
 def test_edit_stores_amount_as_submitted(db: Database) -> None:
-    # What the amount box holds is saved; the page's script keeps it in
+    # The amount in the box is saved. The page's script keeps it in
     # step with quantity × unit price until the user types over it.
     sale_id = add_sale(db, quantity="2", unit_price="10")
     edit(db, sale_id, quantity="3")

@@ -147,9 +147,15 @@ def rejected_text(path: Path) -> str:
 
 
 def result_words(rows: list[sales_io.ConvertedSale]) -> list[str]:
-    return [
-        "rejected" if r.problems else "stored" if r.is_stored else "new" for r in rows
-    ]
+    words = []
+    for row in rows:
+        if row.problems:
+            words.append("rejected")
+        elif row.is_stored:
+            words.append("stored")
+        else:
+            words.append("new")
+    return words
 
 
 def test_preview_marks_stored_rows(db: Database, tmp_path: Path) -> None:
@@ -166,7 +172,7 @@ def test_preview_marks_stored_rows(db: Database, tmp_path: Path) -> None:
 
 def test_preview_counts_stored_once(db: Database, tmp_path: Path) -> None:
     # One stored sale and the same row twice in the file: the import skips
-    # the first row and stores the second, and the preview says so.
+    # the first row and stores the second, and the preview shows the same.
     form = {"sold_on": "2026-04-01", "item": "钢管", "unit_price": "10"}
     sale_service.create_sale(db, sale_service.parse_form(form), owner="T")
     path = make_text(tmp_path / "s.txt", [

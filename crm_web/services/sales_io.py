@@ -53,7 +53,7 @@ HEADER_SCAN_ROWS = 30
 PREVIEW_ROWS = 20
 
 # Header spellings of each column, besides its label in either language.
-# The contact columns also take every spelling the contact importer knows
+# The contact columns also take every spelling the contact importer maps
 # (see _CONTACT_HEADERS).
 # fmt: off
 SYNONYMS: dict[str, tuple[str, ...]] = {
