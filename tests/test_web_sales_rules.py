@@ -139,3 +139,14 @@ def test_timeline_shows_sale_amount(client: FlaskClient, app_db: Database) -> No
     assert item
     assert "$35.00" in item.group(0)
     assert "¥" not in item.group(0)
+
+
+def test_timeline_with_log_entry_renders(client: FlaskClient, app_db: Database) -> None:
+    contact = contact_service.parse_form({"name": "李华"})
+    contact_id = contact_service.create_contact(app_db, contact, owner="T", region="CN")
+    entry = {"contact_id": str(contact_id), "occurred_at": "2024-03-15T10:30",
+             "channel": "wechat", "title": "Price question"}  # fmt: skip
+    assert client.post("/log/new", data=entry).status_code == HTTPStatus.FOUND
+    page = client.get(f"/contacts/{contact_id}")
+    assert page.status_code == HTTPStatus.OK
+    assert "Price question" in page.get_data(as_text=True)
