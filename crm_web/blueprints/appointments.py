@@ -23,7 +23,13 @@ from flask_babel import lazy_gettext as _l
 from werkzeug.wrappers import Response
 
 from crm_web import web
-from crm_web.services import appointment_form, appointment_list, calendar_ics, clock
+from crm_web.services import (
+    appointment_form,
+    appointment_list,
+    audit,
+    calendar_ics,
+    clock,
+)
 from crm_web.services import appointments as service
 from crm_web.services.appointment_series import (
     format_occurrence_id,
@@ -310,8 +316,12 @@ def export_one(uuid: str) -> Response:
 
 @bp.get("/export.ics")
 def export_all() -> Response:
-    body = calendar_ics.calendar_file(web.db(), service.all_appointments(web.db()))
+    appointments = service.all_appointments(web.db())
+    body = calendar_ics.calendar_file(web.db(), appointments)
     name = calendar_ics.calendar_file_name(clock.today(_zone()))
+    audit.record(
+        web.db(), "export", user=web.owner(), detail=f"{len(appointments)} appointments"
+    )
     return _ics_response(body, name, "appointments")
 
 

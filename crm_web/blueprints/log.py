@@ -401,6 +401,14 @@ def import_run(token: str) -> Any:
         work_dir=_upload_dir(token),
         name=Path(plan.filename).stem,
     )
+    audit.record(
+        web.db(),
+        "import",
+        user=web.owner(),
+        target=plan.filename,
+        detail=f"log entries: inserted={summary.inserted} skipped={summary.skipped} "
+        f"rejected={summary.rejected}",
+    )
     return render_template("log/import.html", step="done", token=token, summary=summary)
 
 

@@ -421,6 +421,14 @@ def run_import(token: str) -> Any:
         default_currency=web.preferences()["default_currency"],
         work_dir=web.settings().work_dir,
     )
+    audit.record(
+        web.db(),
+        "import",
+        user=web.owner(),
+        target=plan.filename,
+        detail=f"sales records: inserted={summary.inserted} "
+        f"skipped={summary.skipped} rejected={summary.rejected}",
+    )
     flash(summary.describe())
     rejected = summary.rejected_file.name if summary.rejected_file else None
     return render_template("sales/imported.html", summary=summary, rejected=rejected)
