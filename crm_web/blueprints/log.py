@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import re
-import secrets
 import shutil
 import tempfile
 from datetime import datetime
@@ -27,7 +25,7 @@ from flask_babel import gettext as _
 from werkzeug.routing import BuildError
 from werkzeug.wrappers import Response
 
-from crm_web import web
+from crm_web import uploads, web
 from crm_web.errors import UserError
 from crm_web.services import audit, clock, contact_picker
 from crm_web.services import categories as category_service
@@ -58,7 +56,7 @@ FILTER_ARGS = (
     "q",
     "follow_up",
 )
-_TOKEN = re.compile(r"[0-9a-f]{32}")
+UPLOAD_AREA = "log-uploads"
 
 
 @bp.app_template_filter("local_moment")
@@ -333,18 +331,12 @@ def export() -> Response:
 
 
 def _upload_dir(token: str) -> Path:
-    if not _TOKEN.fullmatch(token):
-        abort(HTTPStatus.NOT_FOUND)
-    return web.settings().work_dir / "log-uploads" / token
+    return uploads.upload_dir(UPLOAD_AREA, token)
 
 
 def _import_plan(token: str) -> log_files.LogImportPlan:
-    folder = _upload_dir(token)
-    meta = folder / "filename.txt"
-    if not meta.exists():
-        abort(HTTPStatus.NOT_FOUND)
-    filename = meta.read_text(encoding="utf-8")
-    return log_files.plan_log_import(folder / "upload.bin", filename=filename)
+    path, filename = uploads.uploaded_file(UPLOAD_AREA, token)
+    return log_files.plan_log_import(path, filename=filename)
 
 
 @bp.get("/import")
@@ -354,17 +346,10 @@ def import_start() -> str:
 
 @bp.post("/import")
 def import_upload() -> Response:
-    file = request.files.get("file")
-    if file is None or not file.filename:
+    token = uploads.save_upload(UPLOAD_AREA)
+    if token is None:
         flash(_("Choose a file to import first."), "error")
         return redirect(url_for(".import_start"))
-    token = secrets.token_hex(16)
-    folder = _upload_dir(token)
-    folder.mkdir(parents=True)
-    file.save(folder / "upload.bin")
-    # The original name is only ever shown, never used as a path.
-    name = Path(file.filename.replace("\\", "/")).name
-    (folder / "filename.txt").write_text(name, encoding="utf-8")
     return redirect(url_for(".import_review", token=token))
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import secrets
 import tempfile
 from datetime import date
 from http import HTTPStatus
@@ -25,7 +24,7 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
-from crm_web import web
+from crm_web import uploads, web
 from crm_web.services import (
     audit,
     clock,
@@ -349,24 +348,12 @@ def _remove(folder: Path) -> None:
 
 # --- import and export ---------------------------------------------------------
 
-_TOKEN = re.compile(r"[0-9a-f]{32}")
-
-
-def _upload_path(token: str) -> Path:
-    if not _TOKEN.fullmatch(token):
-        abort(HTTPStatus.NOT_FOUND)
-    return web.settings().work_dir / "sales-uploads" / token
+UPLOAD_AREA = "sales-uploads"
 
 
 def _plan(token: str) -> sales_io.SalesImportPlan:
-    folder = _upload_path(token)
-    if not (folder / "name.txt").exists():
-        abort(HTTPStatus.NOT_FOUND)
-    return sales_io.plan_import(
-        folder / "upload.bin",
-        filename=(folder / "name.txt").read_text(encoding="utf-8"),
-        custom_labels=custom_labels(),
-    )
+    path, filename = uploads.uploaded_file(UPLOAD_AREA, token)
+    return sales_io.plan_import(path, filename=filename, custom_labels=custom_labels())
 
 
 @bp.get("/import")
@@ -376,17 +363,10 @@ def import_page() -> str:
 
 @bp.post("/import")
 def upload() -> Any:
-    file = request.files.get("file")
-    if file is None or not file.filename:
+    token = uploads.save_upload(UPLOAD_AREA)
+    if token is None:
         flash(_("Choose a file to import first."), "error")
         return redirect(url_for(".import_page"))
-    token = secrets.token_hex(16)
-    folder = _upload_path(token)
-    folder.mkdir(parents=True)
-    file.save(folder / "upload.bin")
-    # The original name is only ever shown, never used as a path.
-    name = Path(file.filename.replace("\\", "/")).name
-    (folder / "name.txt").write_text(name, encoding="utf-8")
     return redirect(url_for(".review_import", token=token))
 
 
