@@ -20,7 +20,6 @@ from crm_web.data.db import Database, connect
 from crm_web.errors import UserError
 from crm_web.i18n import LANGUAGES
 from crm_web.logs import LOG_FILE_NAME
-from crm_web.services import accounts
 from crm_web.translations_build import ensure_compiled
 
 log = logging.getLogger(__name__)
@@ -65,7 +64,7 @@ def create_app(
         areas=web.AREAS,
         current_language=web.current_language,
         current_user=auth.current_user,
-        login_protection=lambda: accounts.protection_on(web.db()),
+        login_protection=auth.protection_on,
     )
     app.jinja_env.filters.update(
         local_datetime=web.format_local_datetime,

@@ -47,11 +47,19 @@ def current_user() -> CurrentUser:
     return user
 
 
+def protection_on() -> bool:
+    """Return whether login protection is on, read once per request."""
+    if "crm_protection" not in g:
+        g.crm_protection = accounts.protection_on(web.db())
+    on: bool = g.crm_protection
+    return on
+
+
 def guard() -> Response | None:
     """Before each request: find the user, send strangers to sign in."""
     endpoint = request.endpoint or ""
     database = web.db()
-    if not accounts.protection_on(database):
+    if not protection_on():
         if not _from_this_computer():
             # Protection was turned off while serving the network.
             abort(HTTPStatus.FORBIDDEN)

@@ -29,7 +29,13 @@ from crm_web.data import preferences as preference_data
 from crm_web.data import users as user_data
 from crm_web.data.db import Database
 from crm_web.data.schema import utcnow
-from crm_web.errors import DuplicateNameError, InvalidValueError, UserError
+from crm_web.errors import (
+    DuplicateNameError,
+    InvalidValueError,
+    NotFoundError,
+    UserError,
+)
+from crm_web.i18n import format_list
 
 log = logging.getLogger(__name__)
 
@@ -119,8 +125,6 @@ class ProtectionBlockedError(UserError):
     status = HTTPStatus.CONFLICT
 
     def __init__(self, names: list[str]) -> None:
-        from crm_web.i18n import format_list
-
         super().__init__(
             _(
                 "Login protection cannot be turned on while %(names)s has no "
@@ -278,8 +282,6 @@ def create_user(
 
 
 def _require_user(db: Database, user_uuid: str) -> dict[str, Any]:
-    from crm_web.errors import NotFoundError
-
     user = user_data.get_user_by_uuid(db, user_uuid)
     if user is None:
         raise NotFoundError(str(_l("User")), user_uuid)
