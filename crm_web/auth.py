@@ -1,4 +1,4 @@
-"""Who a request acts as, and which pages it may open.
+"""Request identity: the user a request acts as, and the pages it may open.
 
 While login protection is off every request acts as the first enabled
 administrator (Admin after installing). Once it is on, a request needs a

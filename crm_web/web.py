@@ -112,7 +112,7 @@ def format_local_datetime(value: datetime | None) -> str:
 
 
 def format_moment(value: datetime) -> str:
-    """Format a naive datetime already in the user's zone, as it stands.
+    """Format a naive datetime that is already in the user's zone.
 
     The date reads as ``format_date`` writes it (Dec 4, 2026; 2026年12月4日)
     and the time without seconds, so every page writes dates one way.

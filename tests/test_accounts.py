@@ -42,7 +42,7 @@ def audit_actions(db: Database) -> list[str]:
 # --- service ----------------------------------------------------------------
 
 
-def test_after_installing_admin_has_no_password_and_protection_is_off(
+def test_install_state_admin_without_password(
     db: Database,
 ) -> None:
     users = accounts.list_users(db)
@@ -57,7 +57,8 @@ def test_protection_needs_a_password_for_every_enabled_user(db: Database) -> Non
     accounts.create_user(db, "Lily", "", "user", by="test")
     with pytest.raises(accounts.ProtectionBlockedError) as raised:
         accounts.set_protection(db, True, by="test")
-    assert "“Admin”" in raised.value.message and "“Lily”" in raised.value.message
+    assert "“Admin”" in raised.value.message
+    assert "“Lily”" in raised.value.message
     assert accounts.protection_on(db) is False
     accounts.set_password(db, admin_uuid(db), GOOD, by="test")
     lily = user_data.get_user(db, "Lily")
@@ -87,7 +88,7 @@ def test_password_length_is_checked_in_bytes(password: str, accepted: bool) -> N
             accounts.check_new_password(password)
 
 
-def test_a_72_byte_chinese_password_signs_in_and_one_more_character_does_not(
+def test_sign_in_72_byte_chinese_password(
     db: Database,
 ) -> None:
     password = "我的密码" * 6  # 24 characters, 72 bytes
@@ -131,7 +132,8 @@ def test_failures_slow_down_then_lock(db: Database) -> None:
     assert accounts.sign_in(db, "Admin", GOOD, address="", now=later)["name"] == "Admin"
     actions = audit_actions(db)
     assert actions.count("login_failed") == accounts.LOCK_AFTER - 1
-    assert actions.count("locked") == 1 and actions[0] == "login"
+    assert actions.count("locked") == 1
+    assert actions[0] == "login"
 
 
 def test_wait_grows_and_stops_at_a_minute() -> None:
@@ -161,7 +163,8 @@ def test_user_names_are_unique_ignoring_case(db: Database) -> None:
 
 def test_without_protection_every_page_acts_as_admin(client: FlaskClient) -> None:
     page = client.get("/users/").get_data(as_text=True)
-    assert "Admin" in page and "No password" in page
+    assert "Admin" in page
+    assert "No password" in page
     assert client.get("/login").status_code == HTTPStatus.FOUND
 
 
@@ -201,7 +204,8 @@ def test_user_role_cannot_open_users_settings_or_audit(
     assert user_data.get_user(app_db, "Lily")["role"] == "user"  # type: ignore[index]
     assert client.get("/contacts/").status_code == HTTPStatus.OK
     page = client.get("/contacts/").get_data(as_text=True)
-    assert "Signed in as Lily" in page and 'href="/users/"' not in page
+    assert "Signed in as Lily" in page
+    assert 'href="/users/"' not in page
 
 
 def test_language_switch_works_before_signing_in(
@@ -271,7 +275,8 @@ def test_session_cookie_is_httponly_and_samesite(
     protect(app_db)
     response = sign_in(client, "Admin", GOOD)
     cookie = response.headers["Set-Cookie"]  # type: ignore[attr-defined]
-    assert "HttpOnly" in cookie and re.search(r"SameSite=Lax", cookie)
+    assert "HttpOnly" in cookie
+    assert re.search(r"SameSite=Lax", cookie)
 
 
 def test_audit_page_filters_by_user_and_action(
@@ -323,7 +328,7 @@ def test_reminder_checks_do_not_keep_a_session_alive(
     assert client.get("/contacts/").status_code == HTTPStatus.FOUND
 
 
-def test_a_copied_cookie_stops_working_after_sign_out(
+def test_sign_out_ends_copied_cookie(
     app: Flask, client: FlaskClient, app_db: Database
 ) -> None:
     protect(app_db)
@@ -337,7 +342,7 @@ def test_a_copied_cookie_stops_working_after_sign_out(
     assert thief.get("/contacts/").status_code == HTTPStatus.FOUND
 
 
-def test_a_disabled_users_old_cookie_stays_dead_once_enabled(
+def test_reenabled_user_old_cookie_rejected(
     app: Flask, client: FlaskClient, app_db: Database
 ) -> None:
     accounts.create_user(app_db, "Lily", GOOD, "user", by="test")

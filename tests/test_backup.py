@@ -198,7 +198,7 @@ def test_restore_forgets_the_search_index(
 def test_restore_reloads_other_processes_indexes(
     db: Database, settings: Settings, tmp_path: Path
 ) -> None:
-    """An index in another process, never told to forget, reloads too."""
+    """An index in another process reloads too, without a call to forget()."""
     other_process = search.ContactIndex()
     empty_zip = backup.create_backup(db, settings, tmp_path / "empty.zip").path
     fill(db, settings)

@@ -56,7 +56,7 @@ def assert_rejected(
 ) -> BackupRejectedError:
     """Restore ``source``, expect ``error``, and check nothing changed.
 
-    ``unchanged`` is how the message says so in the request's language.
+    ``unchanged`` is the message's sentence for that, in the request's language.
     """
     rows = all_rows(db)
     files = all_files(settings.files_dir)

@@ -32,7 +32,7 @@ def sign_in(page: Page, password: str) -> None:
     page.get_by_role("button", name="Sign in").click()
 
 
-def test_protect_sign_in_keep_a_password_and_a_file(page: Page, base_url: str) -> None:
+def test_protection_vault_and_files(page: Page, base_url: str) -> None:
     page.context.grant_permissions(
         ["clipboard-read", "clipboard-write"], origin=base_url
     )

@@ -24,7 +24,7 @@ def test_lists_and_sentences_follow_the_language(app: Flask) -> None:
         assert join_sentences(["第一。", "第二。"]) == "第一。第二。"
 
 
-def test_bad_week_start_names_the_setting_not_its_code(client: FlaskClient) -> None:
+def test_week_start_error_names_label(client: FlaskClient) -> None:
     client.post("/settings/language", data={"language": "en", "next": "/"})
     response = client.post("/settings/", data={"week_start": "friday"})
     page = response.get_data(as_text=True)
@@ -63,7 +63,7 @@ def test_unknown_import_policy_lists_the_choices_by_label(
     assert "skip, update" not in message
 
 
-def test_dates_read_one_way_with_and_without_a_time(app: Flask) -> None:
+def test_date_formats_match(app: Flask) -> None:
     moment = datetime(2026, 12, 4, 10, 30)
     with app.test_request_context(headers={"Accept-Language": "en"}):
         assert web.format_date(moment.date()) == "Dec 4, 2026"

@@ -602,7 +602,7 @@ def test_saving_shows_the_view_that_holds_the_appointment(
     assert response.headers["Location"] == f"/appointments/?view={view}"  # type: ignore[attr-defined]
 
 
-def test_view_for_day_picks_the_first_view_that_holds_it() -> None:
+def test_view_for_day_first_match() -> None:
     monday = date(2026, 12, 28)
     pick = functools.partial(service.view_for_day, today=monday, week_start="monday")
     assert pick(monday) == "today"
@@ -620,7 +620,7 @@ def test_reminder_choices_read_in_hours_and_days(client: FlaskClient) -> None:
     assert labels[-3:] == ["1 hour before", "2 hours before", "1 day before"]
 
 
-def test_an_appointment_ending_after_midnight_says_so(client: FlaskClient) -> None:
+def test_appointment_next_day_mark(client: FlaskClient) -> None:
     starts = today_at(23, 30)
     post_new(
         client,

@@ -63,7 +63,7 @@ def vault_owner() -> str:
     """Return the name of the user whose vault this request opens.
 
     It is the user the request acts as (the signed-in user, or Admin while
-    login protection is off). Every vault page asks here and nowhere else.
+    login protection is off). Every vault page calls this function and no other.
     """
     return web.owner()
 
@@ -98,7 +98,7 @@ def require_unlocked() -> UnlockedVault:
 
 
 def lock_session(reason: str) -> None:
-    """Drop this session's vault key, if it holds one."""
+    """Drop the vault key of this session, if it has one."""
     token = session.pop(_TOKEN, None)
     if token:
         _ring().drop(token, reason=reason)

@@ -281,7 +281,7 @@ def _search_rows(
     That stops early for a common word but reads every row for a rare one,
     which took 200 ms on SQLite and 300 ms on MariaDB at 100,000 entries. A
     sequential scan that sorts the matches took 20 and 40 ms. So the ordered
-    query runs only over the window, and the scan only when the window holds
+    query runs only over the window, and the scan only when the window contains
     fewer than ``needed`` matches.
     """
     if window is None:

@@ -352,7 +352,7 @@ users = Table(
     **MYSQL_TABLE,
 )
 
-# Who shares which record with whom: user is a user name, or "*" for all.
+# Shares of records with users: user is a user name, or "*" for everyone.
 record_shares = Table(
     "record_shares",
     metadata,

@@ -1,12 +1,12 @@
-"""Which records the signed-in user may see: their own and those shared.
+"""Record visibility: a user's own records and those shared with them.
 
 A request signed in as a user who is not an administrator sets a
 ``Viewer`` on ``flask.g`` (see crm_web/auth.py). Queries that list or
-fetch records for the user add ``visible(table)`` to their conditions;
-outside a request (the command line, background work) and for
-administrators it is always true. A record is shared with a user when
-``record_shares`` holds its uuid with the user's name, or with ``*`` for
-everyone.
+fetch records for the user add ``visible(table)`` to their conditions.
+Outside a request (the command line, background work) and for
+administrators that condition is always true. A record is shared with a
+user when ``record_shares`` contains its uuid with the user's name, or
+with ``*`` for everyone.
 """
 
 from __future__ import annotations
@@ -55,11 +55,11 @@ def visible(table: Table, viewer: Viewer | None = None) -> ColumnElement[bool]:
 def visible_about_contact(
     table: Table, viewer: Viewer | None = None
 ) -> ColumnElement[bool]:
-    """Like ``visible``, and also every row about a contact the viewer sees.
+    """Return ``visible`` widened to every row about a contact the viewer may see.
 
-    For log entries, sales records and appointments: whoever owns a
-    contact, or has it shared with them, sees everything recorded about
-    it, by anyone, including records added after it was shared.
+    For log entries, sales records and appointments: the owner of a
+    contact, and every user it is shared with, may see everything recorded
+    about it by anyone, including records added after it was shared.
     """
     viewer = viewer or current_viewer()
     if viewer is None:

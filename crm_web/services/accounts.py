@@ -408,6 +408,8 @@ def sign_in(
         return _sign_in(db, name, password, address=address, now=now or utcnow())
 
 
+# NOTE: these locks work within one process only. Several processes that
+# share one MySQL database can each check an attempt before either counts it.
 _attempt_locks: dict[str, threading.Lock] = {}
 _attempt_locks_guard = threading.Lock()
 

@@ -422,7 +422,7 @@ def view_days(name: str, *, today: date, week_start: str) -> tuple[date, date]:
 
 
 def view_for_day(day: date, *, today: date, week_start: str) -> str:
-    """Return the first dated quick view that holds ``day``, else "all"."""
+    """Return the first dated quick view that contains ``day``, else "all"."""
     for name in ("today", "this_week", "next_week", "this_month", "next_month"):
         first, after_last = view_days(name, today=today, week_start=week_start)
         if first <= day < after_last:

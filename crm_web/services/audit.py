@@ -1,8 +1,8 @@
-"""The audit log: who signed in, changed users, imported, exported, deleted.
+"""The audit log of sign-ins, user changes, imports, exports and deletions.
 
 Entries are written in their own short transaction after the work they
-describe succeeded, so a failed import leaves no entry claiming it ran;
-a failed sign-in is recorded too.
+describe succeeded, so a failed import leaves no entry claiming it ran.
+Failed sign-ins are recorded too.
 """
 
 from __future__ import annotations

@@ -147,7 +147,7 @@ class ContactIndex:
     ) -> Page:
         """Return one page of matching contact ids and the total count.
 
-        A ``viewer`` sees only the contacts they own or that are shared
+        A ``viewer`` gets only the contacts they own or that are shared
         with them.
         """
         shared = visibility.shared_uuids(db, viewer) if viewer else set()

@@ -1,11 +1,12 @@
-"""Who owns a contact and who else may see and edit it.
+"""Contact ownership and sharing with other users.
 
 A record is private to its owner, shared with everyone, or shared with
 chosen users; administrators see everything. Only the owner or an
 administrator changes a record's sharing, and only an administrator gives
 it another owner. A contact's log entries, sales records and appointments
-are seen by whoever sees the contact (data/visibility.py), so they follow
-its sharing; they follow a new owner unless the administrator says not to.
+are visible to every user who may see the contact (data/visibility.py),
+so they follow its sharing. They also follow a new owner, unless the
+administrator unticks that option.
 """
 
 from __future__ import annotations
@@ -71,7 +72,7 @@ def set_contact_sharing(
     owner: str = "",
     follow: bool = True,
 ) -> Sharing:
-    """Set a contact's sharing and owner; its records' owner too if ``follow``."""
+    """Set a contact's sharing and owner, and its records' owner if ``follow``."""
     contact = contact_data.get_contact(db, contact_id)
     if contact is None:
         raise NotFoundError(_("Contact"), contact_id)

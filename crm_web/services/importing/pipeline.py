@@ -48,7 +48,7 @@ log = logging.getLogger(__name__)
 # users type their list below it and leave it in.
 TEMPLATE_EXAMPLE = {k: example_values()[k] for k in ("name", "mobile", "email")}
 
-# What happens to a row whose contact is already stored, and its label.
+# Policies for a row whose contact is already stored, with their labels.
 POLICY_LABELS = {
     "skip": _l("Skip the row"),
     "update": _l("Fill only the empty fields of the stored card"),
