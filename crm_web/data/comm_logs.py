@@ -29,7 +29,7 @@ from sqlalchemy import (
 )
 
 from crm_web.data.db import Database
-from crm_web.data.records import as_dicts, check_columns
+from crm_web.data.records import as_dicts, check_columns, next_revision
 from crm_web.data.schema import comm_logs, contacts, utcnow
 from crm_web.data.visibility import visible_about_contact
 
@@ -171,6 +171,7 @@ def insert_log(db: Database, row: dict[str, Any]) -> int:
     """Insert one entry and return its id."""
     check_columns(comm_logs, row)
     _check_search_text(row)
+    row = {**row, "revision": next_revision(db, "comm_logs")}
     result = db.execute(comm_logs.insert().values(**row))
     return int(result.inserted_primary_key[0])
 
@@ -181,11 +182,12 @@ def insert_logs(db: Database, rows: Sequence[dict[str, Any]]) -> None:
         return
     check_columns(comm_logs, rows[0])
     _check_search_text(rows[0])
-    names = list(rows[0])
-    columns = ", ".join(db.quote(name) for name in names)
-    marks = ", ".join(db.paramstyle_mark for _ in names)
+    revision = next_revision(db, "comm_logs")
+    names = [name for name in rows[0] if name != "revision"]
+    columns = ", ".join(db.quote(name) for name in [*names, "revision"])
+    marks = ", ".join(db.paramstyle_mark for _ in range(len(names) + 1))
     sql = f"INSERT INTO comm_logs ({columns}) VALUES ({marks})"
-    db.executemany(sql, [tuple(row[name] for name in names) for row in rows])
+    db.executemany(sql, [(*(row[name] for name in names), revision) for row in rows])
 
 
 def get_log(db: Database, log_id: int) -> dict[str, Any] | None:
@@ -210,7 +212,11 @@ def update_log(
     statement = update(comm_logs).where(comm_logs.c.id == log_id)
     if expected_version is not None:
         statement = statement.where(comm_logs.c.version == expected_version)
-    values = {**values, "version": comm_logs.c.version + 1}
+    values = {
+        **values,
+        "version": comm_logs.c.version + 1,
+        "revision": next_revision(db, "comm_logs"),
+    }
     result = db.execute(statement.values(**values))
     return bool(result.rowcount)
 
@@ -521,9 +527,10 @@ def relink_contact(
 ) -> int:
     """Move every entry of one contact to another; return the count.
 
-    ``revision`` is accepted so a merge can pass the same arguments to
-    every area, but comm_logs has no revision column, so it is unused.
+    ``revision`` is the contacts counter's value, accepted so a merge can
+    pass the same arguments to every area; entries take their own.
     """
+    del revision
     result = db.execute(
         update(comm_logs)
         .where(comm_logs.c.contact_uuid == from_uuid)
@@ -531,6 +538,7 @@ def relink_contact(
             contact_uuid=to_uuid,
             updated_at=utcnow(),
             version=comm_logs.c.version + 1,
+            revision=next_revision(db, "comm_logs"),
         )
     )
     return int(result.rowcount)

@@ -28,7 +28,7 @@ from sqlalchemy import (
 )
 
 from crm_web.data.db import Database
-from crm_web.data.records import as_dicts, check_columns
+from crm_web.data.records import as_dicts, check_columns, next_revision
 from crm_web.data.schema import contacts, sales, utcnow
 from crm_web.data.visibility import visible, visible_about_contact
 
@@ -106,6 +106,7 @@ class SaleFilters:
 def insert_sale(db: Database, row: dict[str, Any]) -> int:
     """Insert one sale and return its id."""
     check_columns(sales, row)
+    row = {**row, "revision": next_revision(db, "sales")}
     result = db.execute(sales.insert().values(**row))
     return int(result.inserted_primary_key[0])
 
@@ -115,13 +116,16 @@ def insert_sales(db: Database, rows: Sequence[dict[str, Any]]) -> None:
     if not rows:
         return
     check_columns(sales, rows[0])
-    names = list(rows[0])
-    columns = ", ".join(db.quote(name) for name in names)
-    marks = ", ".join(db.paramstyle_mark for _ in names)
+    revision = next_revision(db, "sales")
+    names = [name for name in rows[0] if name != "revision"]
+    columns = ", ".join(db.quote(name) for name in [*names, "revision"])
+    marks = ", ".join(db.paramstyle_mark for _ in range(len(names) + 1))
     sql = f"INSERT INTO sales ({columns}) VALUES ({marks})"
     for start in range(0, len(rows), INSERT_CHUNK):
         chunk = rows[start : start + INSERT_CHUNK]
-        db.executemany(sql, [tuple(row[name] for name in names) for row in chunk])
+        db.executemany(
+            sql, [(*(row[name] for name in names), revision) for row in chunk]
+        )
 
 
 def get_sale(db: Database, sale_id: int) -> dict[str, Any] | None:
@@ -143,6 +147,7 @@ def update_sale(
     statement = update(sales).where(sales.c.id == sale_id)
     if expected_version is not None:
         statement = statement.where(sales.c.version == expected_version)
+    values = {**values, "revision": next_revision(db, "sales")}
     result = db.execute(statement.values(**values, version=sales.c.version + 1))
     return bool(result.rowcount)
 
@@ -153,7 +158,14 @@ def rename_value(db: Database, column: str, old: str, new: str) -> int:
     result = db.execute(
         update(sales)
         .where(target == old)
-        .values({column: new, "updated_at": utcnow(), "version": sales.c.version + 1})
+        .values(
+            {
+                column: new,
+                "updated_at": utcnow(),
+                "version": sales.c.version + 1,
+                "revision": next_revision(db, "sales"),
+            }
+        )
     )
     return int(result.rowcount)
 
@@ -163,8 +175,8 @@ def relink_contact(
 ) -> int:
     """Point every sale of one contact at another; return the count.
 
-    Called when two contacts merge. ``revision`` is accepted for the
-    callers' uniform signature; the sales table keeps no revision column.
+    Called when two contacts merge. ``revision`` is the contacts counter's
+    value, accepted for the callers' uniform signature; sales take their own.
     """
     del revision
     result = db.execute(
@@ -174,6 +186,7 @@ def relink_contact(
             contact_uuid=to_uuid,
             updated_at=utcnow(),
             version=sales.c.version + 1,
+            revision=next_revision(db, "sales"),
         )
     )
     return int(result.rowcount)

@@ -220,8 +220,11 @@ comm_logs = Table(
         nullable=False,
         default="",
     ),
+    # Value of the "comm_logs" counter when the row last changed.
+    Column("revision", BigInteger, nullable=False, default=0, server_default="0"),
     **MYSQL_TABLE,
 )
+COMM_LOGS_REVISION_INDEX = Index("ix_comm_logs_revision", comm_logs.c.revision)
 Index("ix_comm_logs_occurred", comm_logs.c.deleted, comm_logs.c.occurred_at)
 Index("ix_comm_logs_contact", comm_logs.c.contact_uuid, comm_logs.c.occurred_at)
 Index("ix_comm_logs_follow_up", comm_logs.c.follow_up_on)
@@ -258,8 +261,12 @@ sales = Table(
     Column("custom2", String(200), nullable=False, default=""),
     Column("custom3", String(200), nullable=False, default=""),
     Column("custom4", String(200), nullable=False, default=""),
+    # Value of the "sales" counter when the row last changed: the sync
+    # sends and fetches rows by it, as the search index does for contacts.
+    Column("revision", BigInteger, nullable=False, default=0, server_default="0"),
     **MYSQL_TABLE,
 )
+SALES_REVISION_INDEX = Index("ix_sales_revision", sales.c.revision)
 Index("ix_sales_sold_on", sales.c.deleted, sales.c.sold_on)
 Index("ix_sales_contact", sales.c.contact_uuid)
 Index("ix_sales_item", sales.c.item)
@@ -347,6 +354,16 @@ users = Table(
     # Sessions signed in before this moment are over: set on signing out
     # and on disabling, so a copied cookie cannot be used again.
     Column("sessions_valid_after", DateTime, nullable=True),
+    # What a network user may do through a shared server: send changes,
+    # fetch records, change records others shared with them.
+    Column("may_upload", Boolean, nullable=False, default=True, server_default="1"),
+    Column("may_download", Boolean, nullable=False, default=True, server_default="1"),
+    Column(
+        "may_edit_shared", Boolean, nullable=False, default=True, server_default="1"
+    ),
+    # JSON list of category uuids whose shared contacts the user receives;
+    # "" for every category. Their own records always reach them.
+    Column("categories", Text, nullable=False, default=""),
     Column("created_at", DateTime, nullable=False),
     Column("updated_at", DateTime, nullable=False),
     **MYSQL_TABLE,
@@ -503,6 +520,69 @@ Index("ix_file_links_target", file_links.c.target_kind, file_links.c.target_uuid
 def _create_file_tables(conn: Connection) -> None:
     # checkfirst: the tables may exist already, so running it again is safe.
     metadata.create_all(conn, tables=[files, file_links], checkfirst=True)
+
+
+# --- synchronisation with a shared server -----------------------------------
+
+# Per record that has been sent to or fetched from the shared server: the
+# server's version and this database's revision at that moment. A record
+# whose revision or server version moved on since has changed on that side.
+sync_state = Table(
+    "sync_state",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("record_uuid", String(36), nullable=False, unique=True),
+    Column("table_name", String(20), nullable=False),
+    Column("server_version", Integer, nullable=False),
+    Column("local_revision", BigInteger, nullable=False),
+    # The network user who owns the record on the server.
+    Column("server_owner", String(64), nullable=False, default=""),
+    Column("synced_at", DateTime, nullable=False),
+    **MYSQL_TABLE,
+)
+
+_LONG_TEXT = Text().with_variant(MEDIUMTEXT(), "mysql", "mariadb")
+
+# Records changed on both sides: both versions as JSON objects of columns,
+# kept until the user picks what stays. Neither side is overwritten before.
+sync_conflicts = Table(
+    "sync_conflicts",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("record_uuid", String(36), nullable=False),
+    Column("table_name", String(20), nullable=False),
+    # edited | deleted_here | deleted_there
+    Column("kind", String(20), nullable=False),
+    Column("mine", _LONG_TEXT, nullable=False),
+    Column("theirs", _LONG_TEXT, nullable=False),
+    Column("server_version", Integer, nullable=False),
+    Column("detected_at", DateTime, nullable=False),
+    Column("resolved_at", DateTime, nullable=True),
+    # mine | theirs | merged
+    Column("resolution", String(10), nullable=False, default=""),
+    **MYSQL_TABLE,
+)
+Index("ix_sync_conflicts_open", sync_conflicts.c.resolved_at, sync_conflicts.c.id)
+Index("ix_sync_conflicts_record", sync_conflicts.c.record_uuid)
+
+sync_history = Table(
+    "sync_history",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("started_at", DateTime, nullable=False),
+    Column("finished_at", DateTime, nullable=True),
+    Column("direction", String(10), nullable=False),  # upload | download
+    Column("network_user", String(64), nullable=False, default=""),
+    Column("sent", Integer, nullable=False, default=0),
+    Column("received", Integer, nullable=False, default=0),
+    Column("conflicts", Integer, nullable=False, default=0),
+    Column("rejected", Integer, nullable=False, default=0),
+    # running | done | failed
+    Column("status", String(10), nullable=False),
+    Column("message", Text, nullable=False, default=""),
+    **MYSQL_TABLE,
+)
+Index("ix_sync_history_started", sync_history.c.started_at)
 
 
 def _create_initial_tables(conn: Connection) -> None:
@@ -714,6 +794,48 @@ def _add_session_cut_off(conn: Connection) -> None:
     conn.execute(text(f"ALTER TABLE users ADD COLUMN sessions_valid_after {kind} NULL"))
 
 
+def _prepare_sync(conn: Connection) -> None:
+    """Add the sync revision of sales and log entries, user rights, sync tables.
+
+    Existing rows get revision 0; databases created since these columns
+    were added already have them, so each step checks first.
+    """
+    for table in (sales, comm_logs):
+        present = {c["name"] for c in inspect(conn).get_columns(table.name)}
+        if "revision" not in present:
+            conn.execute(
+                text(
+                    f"ALTER TABLE {table.name} ADD COLUMN revision BIGINT "
+                    "NOT NULL DEFAULT 0"
+                )
+            )
+    SALES_REVISION_INDEX.create(conn, checkfirst=True)
+    COMM_LOGS_REVISION_INDEX.create(conn, checkfirst=True)
+    _add_user_rights(conn)
+    metadata.create_all(
+        conn, tables=[sync_state, sync_conflicts, sync_history], checkfirst=True
+    )
+    present_counters = set(conn.execute(select(counters.c.name)).scalars())
+    for name in ("sales", "comm_logs"):
+        if name not in present_counters:
+            conn.execute(counters.insert().values(name=name, value=0))
+
+
+def _add_user_rights(conn: Connection) -> None:
+    present = {c["name"] for c in inspect(conn).get_columns("users")}
+    for name in ("may_upload", "may_download", "may_edit_shared"):
+        if name not in present:
+            conn.execute(
+                text(f"ALTER TABLE users ADD COLUMN {name} BOOLEAN NOT NULL DEFAULT 1")
+            )
+    if "categories" not in present:
+        # MySQL before 8.0.13 takes no default on TEXT and fills in '' anyway.
+        default = " DEFAULT ''" if conn.dialect.name == "sqlite" else ""
+        conn.execute(
+            text(f"ALTER TABLE users ADD COLUMN categories TEXT NOT NULL{default}")
+        )
+
+
 # Numbered upgrades, applied in order, each once. Append; never renumber.
 UPGRADES: list[tuple[int, Callable[[Connection], None]]] = [
     (1, _create_initial_tables),
@@ -726,6 +848,7 @@ UPGRADES: list[tuple[int, Callable[[Connection], None]]] = [
     (8, _create_vault_tables),
     (9, _create_file_tables),
     (10, _add_session_cut_off),
+    (11, _prepare_sync),
 ]
 
 LATEST_VERSION = UPGRADES[-1][0]
