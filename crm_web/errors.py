@@ -57,6 +57,8 @@ class VersionConflictError(UserError):
                 name=name,
             )
         )
+        # The record's name, for a form that shows both versions instead.
+        self.name = name
 
 
 class InvalidValueError(UserError):
@@ -705,3 +707,280 @@ class BackupUploadTooLargeError(UserError):
                 folder=folder,
             )
         )
+
+
+# --- the shared server of a team network ----------------------------------
+
+
+class ServerUnreachableError(UserError):
+    status = HTTPStatus.SERVICE_UNAVAILABLE
+
+    def __init__(self, host: str, port: int, seconds: int) -> None:
+        super().__init__(
+            _(
+                "No MySQL server answered at %(host)s port %(port)s within "
+                "%(seconds)s seconds. Check the address and port, that the "
+                "server is running, and that its firewall lets this computer in.",
+                host=host,
+                port=port,
+                seconds=seconds,
+            )
+        )
+
+
+class ServerAccessDeniedError(UserError):
+    status = HTTPStatus.FORBIDDEN
+
+    def __init__(self, host: str, user: str) -> None:
+        super().__init__(
+            _(
+                "The MySQL server at %(host)s rejected the MySQL user "
+                "“%(user)s”: the user name or password is wrong, or this user "
+                "may not connect from this computer. Check both, or ask whoever "
+                "runs the server to grant access.",
+                host=host,
+                user=user,
+            )
+        )
+
+
+class ServerDatabaseDeniedError(UserError):
+    status = HTTPStatus.FORBIDDEN
+
+    def __init__(self, host: str, database: str, user: str) -> None:
+        super().__init__(
+            _(
+                "The MySQL user “%(user)s” may not use the database "
+                "“%(database)s” on %(host)s. On the server run: GRANT ALL ON "
+                "`%(database)s`.* TO '%(user)s'@'%%';",
+                host=host,
+                database=database,
+                user=user,
+            )
+        )
+
+
+class ServerDatabaseMissingError(UserError):
+    status = HTTPStatus.NOT_FOUND
+
+    def __init__(self, host: str, database: str, user: str) -> None:
+        super().__init__(
+            _(
+                "The MySQL server at %(host)s has no database “%(database)s” "
+                "that the user “%(user)s” can see. Check the spelling, or create "
+                "it on the server: CREATE DATABASE `%(database)s` CHARACTER SET "
+                "utf8mb4 COLLATE utf8mb4_bin;",
+                host=host,
+                database=database,
+                user=user,
+            )
+        )
+
+
+class ServerCharsetError(UserError):
+    status = HTTPStatus.CONFLICT
+
+    def __init__(self, host: str, database: str, charset: str) -> None:
+        super().__init__(
+            _(
+                "The database “%(database)s” on %(host)s uses the character set "
+                "%(charset)s, which loses Chinese characters and emoji. On the "
+                "server run: ALTER DATABASE `%(database)s` CHARACTER SET utf8mb4 "
+                "COLLATE utf8mb4_bin; then test the connection again.",
+                host=host,
+                database=database,
+                charset=charset,
+            )
+        )
+
+
+class ServerTooOldError(UserError):
+    status = HTTPStatus.CONFLICT
+
+    def __init__(self, host: str, version: str) -> None:
+        super().__init__(
+            _(
+                "The server at %(host)s runs version %(version)s, which is too "
+                "old for R9 CRM. Upgrade it to MySQL 5.7 or newer, or MariaDB "
+                "10.3 or newer.",
+                host=host,
+                version=version,
+            )
+        )
+
+
+class ServerForeignTablesError(UserError):
+    status = HTTPStatus.CONFLICT
+
+    def __init__(self, host: str, database: str, tables: str) -> None:
+        super().__init__(
+            _(
+                "The database “%(database)s” on %(host)s already holds tables "
+                "of another program (%(tables)s). Create an empty database for "
+                "R9 CRM and enter its name instead.",
+                host=host,
+                database=database,
+                tables=tables,
+            )
+        )
+
+
+class ServerNotPreparedError(UserError):
+    status = HTTPStatus.CONFLICT
+
+    def __init__(self, host: str, database: str) -> None:
+        super().__init__(
+            _(
+                "The database “%(database)s” on %(host)s is not prepared as a "
+                "shared server yet. Your team's admin opens Network in R9 CRM "
+                "and clicks Prepare server.",
+                host=host,
+                database=database,
+            )
+        )
+
+
+class ServerNeedsUpgradeError(UserError):
+    status = HTTPStatus.CONFLICT
+
+    def __init__(self, host: str, database: str, found: int, needed: int) -> None:
+        super().__init__(
+            _(
+                "The database “%(database)s” on %(host)s has schema version "
+                "%(found)s, and this R9 CRM needs version %(needed)s. Your "
+                "team's admin opens Network in this version of R9 CRM and clicks "
+                "Prepare server to upgrade it.",
+                host=host,
+                database=database,
+                found=found,
+                needed=needed,
+            )
+        )
+
+
+class ServerSchemaTooNewError(UserError):
+    status = HTTPStatus.CONFLICT
+
+    def __init__(self, host: str, database: str, found: int, known: int) -> None:
+        super().__init__(
+            _(
+                "The database “%(database)s” on %(host)s was prepared by a newer "
+                "R9 CRM (schema version %(found)s; this copy knows up to "
+                "%(known)s). Update R9 CRM on this computer, then try again.",
+                host=host,
+                database=database,
+                found=found,
+                known=known,
+            )
+        )
+
+
+class ServerAdminRequiredError(UserError):
+    status = HTTPStatus.FORBIDDEN
+
+    def __init__(self, host: str, database: str) -> None:
+        super().__init__(
+            _(
+                "The database “%(database)s” on %(host)s already has an "
+                "administrator, so only an administrator of that server may "
+                "prepare it. Type the name and password of one of its "
+                "administrators, or ask your team's admin.",
+                host=host,
+                database=database,
+            )
+        )
+
+
+class NetworkSignInError(UserError):
+    status = HTTPStatus.UNAUTHORIZED
+
+    def __init__(self, host: str, database: str) -> None:
+        super().__init__(
+            _(
+                "The network user name or password is wrong for the database "
+                "“%(database)s” on %(host)s. Check the keyboard's language and "
+                "Caps Lock and try again, or ask your team's admin.",
+                host=host,
+                database=database,
+            )
+        )
+
+
+class NetworkUserDisabledError(UserError):
+    status = HTTPStatus.FORBIDDEN
+
+    def __init__(self, name: str, host: str) -> None:
+        super().__init__(
+            _(
+                "The network user “%(name)s” is disabled on the server at "
+                "%(host)s. Ask your team's admin to enable it.",
+                name=name,
+                host=host,
+            )
+        )
+
+
+class NetworkAdminOnlyError(UserError):
+    status = HTTPStatus.FORBIDDEN
+
+    def __init__(self, name: str, host: str) -> None:
+        super().__init__(
+            _(
+                "Only an administrator of the server at %(host)s manages network "
+                "users, and “%(name)s” is not one. Ask your team's admin.",
+                name=name,
+                host=host,
+            )
+        )
+
+
+class NetworkNotConfiguredError(UserError):
+    status = HTTPStatus.CONFLICT
+
+    def __init__(self) -> None:
+        super().__init__(
+            _(
+                "This computer has no shared server set up, or no network user "
+                "signed in. Open Network, fill in the server, save it and sign "
+                "in as your network user."
+            )
+        )
+
+
+class NetworkPasswordsLostError(UserError):
+    status = HTTPStatus.CONFLICT
+
+    def __init__(self, host: str, key_file: str) -> None:
+        super().__init__(
+            _(
+                "The saved passwords for the server at %(host)s cannot be read "
+                "on this computer, because the key file %(key)s is missing or "
+                "differs (for example after restoring a backup on another "
+                "computer). Open Network and type the MySQL password and your "
+                "network password again.",
+                host=host,
+                key=key_file,
+            )
+        )
+
+
+class SyncNotAllowedError(UserError):
+    """The network user lacks the right to upload or download."""
+
+    status = HTTPStatus.FORBIDDEN
+
+    def __init__(self, user: str, direction: str) -> None:
+        if direction == "upload":
+            message = _(
+                "Network user %(user)s may not upload to the shared server. "
+                "Ask your team's admin to allow uploads for you.",
+                user=user,
+            )
+        else:
+            message = _(
+                "Network user %(user)s may not download from the shared server. "
+                "Ask your team's admin to allow downloads for you.",
+                user=user,
+            )
+        super().__init__(message)
+

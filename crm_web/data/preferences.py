@@ -17,3 +17,7 @@ def upsert_preference(db: Database, name: str, value: str) -> None:
     """Insert or replace one preference (portable across both backends)."""
     db.execute(preferences.delete().where(preferences.c.name == name))
     db.execute(preferences.insert().values(name=name, value=value))
+
+
+def delete_preference(db: Database, name: str) -> None:
+    db.execute(preferences.delete().where(preferences.c.name == name))
