@@ -40,6 +40,10 @@ ACTIONS = {
     "purge": _l("Deleted for good"),
     "backup": _l("Backup written"),
     "restore": _l("Backup restored"),
+    "server_prepared": _l("Shared server prepared"),
+    "network_rights_changed": _l("Network rights changed"),
+    "sync_upload": _l("Uploaded to the shared server"),
+    "sync_download": _l("Downloaded from the shared server"),
 }
 
 

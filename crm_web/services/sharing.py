@@ -90,6 +90,12 @@ def set_contact_sharing(
 
     def work(db: Database) -> None:
         visibility.set_shares(db, [contact["uuid"]], shares)
+        # The sync sends records whose revision moved, shares included.
+        db.execute(
+            update(contacts)
+            .where(contacts.c.id == contact["id"])
+            .values(revision=next_revision(db, "contacts"))
+        )
         if new_owner != contact["owner"]:
             _reassign(db, contact, new_owner, follow=follow)
 
@@ -134,9 +140,21 @@ def _reassign(
                 table.c.contact_uuid == contact["uuid"],
                 table.c.owner == contact["owner"],
             )
-            .values(owner=new_owner, updated_at=now, version=table.c.version + 1)
+            .values(
+                owner=new_owner,
+                updated_at=now,
+                version=table.c.version + 1,
+                **_revision_of(db, table),
+            )
         )
 
 
 def _label(contact: dict[str, Any]) -> str:
     return str(contact["name"] or contact["company"] or contact["uuid"])
+
+
+def _revision_of(db: Database, table: Any) -> dict[str, int]:
+    """Return the sync revision a change of ``table`` takes, if it keeps one."""
+    if "revision" not in table.c:
+        return {}
+    return {"revision": next_revision(db, table.name)}
