@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import locale
+from datetime import date, datetime
 from typing import Literal
 
 # Locale code -> name shown in the language switcher (in its own language).
@@ -54,3 +55,27 @@ def join_sentences(sentences: list[str]) -> str:
     locale = get_locale()
     separator = "" if locale is not None and locale.language == "zh" else " "
     return separator.join(sentences)
+
+
+def format_moment(value: datetime) -> str:
+    """Format a naive datetime that is already in the user's zone.
+
+    The date reads as ``format_date`` writes it (Dec 4, 2026; 2026年12月4日)
+    and the time without seconds, so every page writes dates one way.
+    """
+    from babel import Locale
+    from flask_babel import format_time, get_locale
+
+    locale = get_locale() or Locale.parse("en")
+    pattern = locale.datetime_formats["medium"]
+    return str(pattern).format(str(format_time(value, "short")), format_date(value))
+
+
+def format_date(value: date | None) -> str:
+    """Format a date in the language in use, or "" for None."""
+    from flask_babel import format_date as babel_format_date
+
+    if value is None:
+        return ""
+    day = value.date() if isinstance(value, datetime) else value
+    return str(babel_format_date(day, "medium"))

@@ -6,13 +6,11 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from babel import Locale
 from flask import current_app, g, request, session, url_for
-from flask_babel import format_date as babel_format_date
-from flask_babel import format_time as babel_format_time
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 
+from crm_web import i18n
 from crm_web.config import Settings
 from crm_web.data.db import Database
 from crm_web.i18n import LANGUAGES, match_language, system_language
@@ -112,20 +110,12 @@ def format_local_datetime(value: datetime | None) -> str:
 
 
 def format_moment(value: datetime) -> str:
-    """Format a naive datetime that is already in the user's zone.
-
-    The date reads as ``format_date`` writes it (Dec 4, 2026; 2026年12月4日)
-    and the time without seconds, so every page writes dates one way.
-    """
-    locale = get_locale() or Locale.parse("en")
-    pattern = locale.datetime_formats["medium"]
-    return str(pattern).format(
-        str(babel_format_time(value, "short")), format_date(value.date())
-    )
+    """Format a naive datetime that is already in the user's zone."""
+    return i18n.format_moment(value)
 
 
 def format_date(value: date | None) -> str:
-    return "" if value is None else str(babel_format_date(value, "medium"))
+    return i18n.format_date(value)
 
 
 def safe_next(target: str | None, default: str) -> str:

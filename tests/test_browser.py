@@ -320,7 +320,7 @@ def test_card_edit_twice_in_place(page: Page, base_url: str, app_db: Database) -
     assert stored(app_db, contact_id)["city"] == "温州"
 
 
-def test_card_edit_conflict_keeps_stored_values(
+def test_card_edit_conflict_opens_both_versions(
     page: Page, base_url: str, app_db: Database
 ) -> None:
     contact_id = add_contact(app_db, name="张小明", city="杭州")
@@ -338,12 +338,11 @@ def test_card_edit_conflict_keeps_stored_values(
     assert response.ok
     form.get_by_role("button", name="Save").click()
 
-    error = form.locator(".form-messages .flash-error")
-    expect(error).to_contain_text("was changed by someone else")
-    expect(form).to_be_visible()
+    page.wait_for_url(re.compile(rf"/contacts/{contact_id}/edit$"))
+    city = page.locator(".conflict-fields tr.differs")
+    expect(city.locator("td.saved")).to_have_text("温州")
+    expect(city.locator("td.mine")).to_have_text("宁波")
     assert stored(app_db, contact_id)["city"] == "温州"
-    assert summary_of(page, contact_id)["City"] == "杭州"
-    expect(page.locator(".flashes .flash-ok")).to_have_count(0)
 
 
 # ---------------------------------------------------------------- export

@@ -23,12 +23,14 @@ from flask_babel import lazy_gettext as _l
 from werkzeug.wrappers import Response
 
 from crm_web import web
+from crm_web.errors import VersionConflictError
 from crm_web.services import (
     appointment_form,
     appointment_list,
     audit,
     calendar_ics,
     clock,
+    conflicts,
 )
 from crm_web.services import appointments as service
 from crm_web.services.appointment_series import (
@@ -147,8 +149,30 @@ def edit(uuid: str) -> Any:
         )
     except AppointmentInvalidError as error:
         return _render_form(row, request.form, error=error)
+    except VersionConflictError:
+        return _render_conflict(uuid, values)
     flash(_("Appointment saved."))
     return redirect(_after_save(values["starts_at_local"]))
+
+
+def _render_conflict(uuid: str, values: dict[str, Any]) -> tuple[str, int]:
+    """Return the form with the user's values and the version now saved."""
+    saved = service.require_appointment(web.db(), uuid)
+    conflict = conflicts.compare_appointment(
+        web.db(), saved, values, zone=service.series_zone(saved)
+    )
+    html = render_template(
+        "appointments/form.html",
+        appointment=saved,
+        values={**request.form.to_dict(), "version": conflict.version},
+        errors={},
+        candidates=[],
+        message="",
+        conflict=conflict,
+        reminder_choices=appointment_form.REMINDER_CHOICES,
+        zone=service.series_zone(saved),
+    )
+    return html, HTTPStatus.CONFLICT
 
 
 def _after_save(starts: datetime | None = None) -> str:

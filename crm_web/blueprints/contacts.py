@@ -20,7 +20,15 @@ from werkzeug.wrappers import Response
 
 from crm_web import auth, web
 from crm_web.data import contacts as contact_data
-from crm_web.services import accounts, audit, clock, contact_picker, saved_views
+from crm_web.errors import VersionConflictError
+from crm_web.services import (
+    accounts,
+    audit,
+    clock,
+    conflicts,
+    contact_picker,
+    saved_views,
+)
 from crm_web.services import categories as category_service
 from crm_web.services import contacts as contact_service
 from crm_web.services import sharing as sharing_service
@@ -177,11 +185,25 @@ def edit(contact_id: int) -> Any:
     if request.method == "GET":
         return _render_form(row, contact_service.contact_view(web.db(), row))
     try:
-        _save_edit(contact_id, row)
+        contact = _edited_input(row)
+        contact_service.update_contact(
+            web.db(),
+            contact_id,
+            contact,
+            version=request.form.get("version", type=int) or row["version"],
+            region=web.region(),
+            allow_duplicate=bool(request.form.get("allow_duplicate")),
+        )
     except (ContactInvalidError, DuplicateContactError) as error:
         if web.wants_json():
             return _json_error(error)
         return _render_form(row, request.form, error=error)
+    except VersionConflictError as error:
+        if web.wants_json():
+            # The page's script posts the form again without JavaScript,
+            # which returns the form with both versions.
+            return {"error": error.message, "conflict": True}, error.status
+        return _render_conflict(contact_id, contact)
     if web.wants_json():
         return _row_json(contact_id)
     flash(_("Contact saved."))
@@ -189,20 +211,36 @@ def edit(contact_id: int) -> Any:
     return redirect(web.safe_next(request.form.get("next"), default))
 
 
-def _save_edit(contact_id: int, row: dict[str, Any]) -> None:
+def _edited_input(row: dict[str, Any]) -> contact_service.ContactInput:
     extra = contact_service.decode_extra(row.get("extra"))
     for key in list(extra):
         if f"extra:{key}" in request.form:
             extra[key] = request.form[f"extra:{key}"]
-    contact = contact_service.parse_form(request.form, extra=extra)
-    contact_service.update_contact(
-        web.db(),
-        contact_id,
-        contact,
-        version=request.form.get("version", type=int) or row["version"],
-        region=web.region(),
-        allow_duplicate=bool(request.form.get("allow_duplicate")),
+    return contact_service.parse_form(request.form, extra=extra)
+
+
+def _render_conflict(
+    contact_id: int, contact: contact_service.ContactInput
+) -> tuple[str, int]:
+    """Return the form with the user's values and the version now saved."""
+    saved = contact_service.require_contact(web.db(), contact_id)
+    categories = category_service.list_categories(web.db())
+    conflict = conflicts.compare_contact(
+        saved, contact, category_names={c["uuid"]: c["name"] for c in categories}
     )
+    html = render_template(
+        "contacts/form.html",
+        contact=saved,
+        values={**request.form.to_dict(), "version": conflict.version},
+        fields=CONTACT_FIELDS,
+        categories=categories,
+        errors={},
+        duplicates=[],
+        message="",
+        conflict=conflict,
+        extra=contact_service.decode_extra(saved.get("extra")),
+    )
+    return html, HTTPStatus.CONFLICT
 
 
 def _json_error(error: ContactInvalidError | DuplicateContactError) -> Any:

@@ -26,8 +26,8 @@ from werkzeug.routing import BuildError
 from werkzeug.wrappers import Response
 
 from crm_web import uploads, web
-from crm_web.errors import UserError
-from crm_web.services import audit, clock, contact_picker
+from crm_web.errors import UserError, VersionConflictError
+from crm_web.services import audit, clock, conflicts, contact_picker
 from crm_web.services import categories as category_service
 from crm_web.services import comm_log as log_service
 from crm_web.services import comm_log_files as log_files
@@ -214,8 +214,29 @@ def edit(entry_id: int) -> Any:
         )
     except (LogEntryInvalidError, AppointmentsUnavailableError) as error:
         return _render_form(row, request.form, error=error)
+    except VersionConflictError:
+        return _render_conflict(entry_id, entry)
     flash(_("Log entry saved."))
     return redirect(url_for(".show", entry_id=entry_id))
+
+
+def _render_conflict(entry_id: int, entry: log_service.EntryInput) -> tuple[str, int]:
+    """Return the form with the user's values and the version now saved."""
+    saved = log_service.require_entry(web.db(), entry_id)
+    conflict = conflicts.compare_entry(saved, entry, zone=user_zone())
+    html = render_template(
+        "log/form.html",
+        entry=saved,
+        values={**request.form.to_dict(), "version": conflict.version},
+        channels=CHANNELS,
+        errors={},
+        choices=[],
+        message="",
+        conflict=conflict,
+        can_make_appointment=log_service.appointments_available(),
+        cancel_url=url_for(".show", entry_id=entry_id),
+    )
+    return html, HTTPStatus.CONFLICT
 
 
 def _edit_values(row: dict[str, Any]) -> dict[str, Any]:

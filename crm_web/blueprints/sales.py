@@ -25,9 +25,11 @@ from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
 from crm_web import uploads, web
+from crm_web.errors import VersionConflictError
 from crm_web.services import (
     audit,
     clock,
+    conflicts,
     contact_picker,
     money,
     sales_contacts,
@@ -202,8 +204,32 @@ def edit(sale_id: int) -> Any:
         )
     except SaleInvalidError as error:
         return _render_form(row, _posted_values(), error)
+    except VersionConflictError:
+        return _render_conflict(sale_id, sale)
     flash(_("Sales record saved."))
     return redirect(web.safe_next(request.form.get("next"), url_for(".index")))
+
+
+def _render_conflict(sale_id: int, sale: sale_service.SaleInput) -> tuple[str, int]:
+    """Return the form with the user's values and the version now saved."""
+    saved = sale_service.require_sale(web.db(), sale_id)
+    conflict = conflicts.compare_sale(
+        web.db(), saved, sale, custom_labels=custom_labels()
+    )
+    values = {**_posted_values(), "version": conflict.version}
+    html = render_template(
+        "sales/form.html",
+        sale=saved,
+        values=values,
+        errors={},
+        candidates=[],
+        message="",
+        conflict=conflict,
+        currencies=sorted(CURRENCIES),
+        currency_digits=sale_service.currency_digits(),
+        **_choices(),
+    )
+    return html, HTTPStatus.CONFLICT
 
 
 def _form_values(row: dict[str, Any]) -> dict[str, Any]:

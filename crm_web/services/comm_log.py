@@ -419,11 +419,13 @@ def update_entry(
 ) -> None:
     """Save an edited entry, refusing if someone saved it meanwhile.
 
-    A new or cleared follow-up date makes the follow-up open again.
+    A new or cleared follow-up date makes the follow-up open again. On a
+    version conflict the whole transaction rolls back, so no follow-up
+    appointment is created or moved either.
     """
     current = require_entry(db, entry_id)
 
-    def work(db: Database) -> bool:
+    def work(db: Database) -> None:
         values = {**entry.values, "updated_at": utcnow()}
         if entry.values["follow_up_on"] != current["follow_up_on"]:
             values["follow_up_done"] = False
@@ -436,10 +438,10 @@ def update_entry(
             _move_appointment(
                 db, current["appointment_uuid"], current["follow_up_on"], new_day
             )
-        return log_data.update_log(db, entry_id, values, expected_version=version)
+        if not log_data.update_log(db, entry_id, values, expected_version=version):
+            raise VersionConflictError(entry_label(current))
 
-    if not db.write(work):
-        raise VersionConflictError(entry_label(current))
+    db.write(work)
     log.info("Log entry %s updated", entry_id)
 
 

@@ -246,16 +246,20 @@ def create_sale(db: Database, sale: SaleInput, *, owner: str) -> int:
 def update_sale(
     db: Database, sale_id: int, sale: SaleInput, *, version: int, owner: str
 ) -> None:
-    """Save an edited record, rejecting it if someone saved it meanwhile."""
+    """Save an edited record, rejecting it if someone saved it meanwhile.
+
+    On a version conflict the transaction rolls back whole, so no new
+    item or service type reaches the pick lists either.
+    """
     current = require_sale(db, sale_id)
 
-    def work(db: Database) -> bool:
+    def work(db: Database) -> None:
         remember_pick_values(db, sale.values, owner=owner)
         row = {**sale.values, "updated_at": utcnow()}
-        return sale_data.update_sale(db, sale_id, row, expected_version=version)
+        if not sale_data.update_sale(db, sale_id, row, expected_version=version):
+            raise VersionConflictError(current["item"] or str(current["sold_on"]))
 
-    if not db.write(work):
-        raise VersionConflictError(current["item"] or str(current["sold_on"]))
+    db.write(work)
     log.info("Sale %s updated", sale_id)
 
 

@@ -89,6 +89,11 @@
       return response.json().then(function (data) { return [response.ok, data]; });
     }).then(function (result) {
       button.disabled = false;
+      if (result[1].conflict) {
+        // Someone else saved the card: the full form shows both versions.
+        form.submit();
+        return;
+      }
       if (!result[0]) { showErrors(form, result[1]); return; }
       var template = document.createElement("template");
       template.innerHTML = result[1].html.trim();
