@@ -86,6 +86,7 @@ BLUEPRINTS = (
     "home",
     "imports",
     "log",
+    "network",
     "sales",
     "settings",
     "users",

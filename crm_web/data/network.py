@@ -44,7 +44,7 @@ def server_errors() -> Iterator[None]:
 
 @dataclass(frozen=True)
 class ServerFacts:
-    """What a shared server reports about itself and its database."""
+    """The version, charset and schema state a shared server reports."""
 
     version: str
     charset: str

@@ -2,13 +2,13 @@
 
 Every copy of R9 CRM is a CRM of its own. Once an administrator saves a
 shared MySQL/MariaDB server on the Network page, the copy also becomes a
-terminal of the team: it signs in to the server as a network user (a row
-of the server's ``users`` table) before each upload and download. The
+terminal of the team. Before each upload and download it signs in to the
+server as a network user, which is a row of the server's ``users`` table. The
 server database has the same schema as a local one, so a copy of the app
 can also run live on it.
 
-Who holds the MySQL user's password can read the whole shared database:
-the network users' rights are enforced by this app, not by MySQL.
+Anyone with the MySQL user's password can read the whole shared database,
+because the network users' rights are enforced by this app, not by MySQL.
 """
 
 from __future__ import annotations
@@ -228,9 +228,9 @@ def with_saved_password(
 
 
 def save_server(db: Database, data_dir: Path, address: ServerAddress) -> None:
-    """Save the server; an empty password keeps the saved one.
+    """Save the server, keeping the saved password when none is typed.
 
-    Another server forgets the network user signed in on the old one.
+    Saving another server clears the network user signed in on the old one.
     """
     address = with_saved_password(db, data_dir, address)
     saved = load_network_config(db, data_dir)

@@ -4,8 +4,9 @@ The settings are one preference row, ``network``, holding JSON. The MySQL
 password and the network user's password are stored only as Fernet
 tokens under a key kept in the file ``network.key`` in the data folder,
 created once with mode 0600. Backups leave that file out, so after a
-restore on another computer the passwords cannot be read: they load as ""
-with ``passwords_lost`` set, and the Network page asks for them again.
+restore on another computer the passwords cannot be decrypted. They then
+load as "" with ``passwords_lost`` set, and the Network page requests
+them again.
 
 NOTE: the key file sits in the same folder as the database it protects,
 so anyone who can read that folder can decrypt both passwords. It keeps

@@ -1,7 +1,8 @@
 """Checking and preparing a team's shared MySQL/MariaDB server.
 
-Connection failures become the UserError that names their cause: the
-server does not answer, rejects the MySQL user, or has no such database.
+Connection failures are raised as the UserError that names their cause,
+such as a server that does not respond, a rejected MySQL user or a missing
+database.
 """
 
 from __future__ import annotations
@@ -77,7 +78,7 @@ def parse_server_version(text: str) -> ServerVersion | None:
 
 @dataclass(frozen=True)
 class ServerInfo:
-    """What Test connection found on a server that R9 CRM can use."""
+    """The state of a usable server, as Test connection reports it."""
 
     version: str
     # The highest schema upgrade applied, or None for an empty database.
