@@ -82,13 +82,7 @@ def find_changed(
     revision, row_id = after
     statement = (
         select(table)
-        .where(
-            or_(
-                table.c.revision > revision,
-                and_(table.c.revision == revision, table.c.id > row_id),
-            ),
-            condition if condition is not None else true(),
-        )
+        .where(*_after(table, revision, row_id), _or_true(condition))
         .order_by(table.c.revision, table.c.id)
         .limit(limit)
     )
@@ -106,15 +100,44 @@ def count_changed(
     statement = (
         select(func.count())
         .select_from(table)
-        .where(
-            or_(
-                table.c.revision > revision,
-                and_(table.c.revision == revision, table.c.id > row_id),
-            ),
-            condition if condition is not None else true(),
-        )
+        .where(*_after(table, revision, row_id), _or_true(condition))
     )
     return int(db.execute(statement).scalar_one())
+
+
+def _after(table: Table, revision: int, row_id: int) -> list[ColumnElement[bool]]:
+    """Return the conditions for rows after (revision, id) in that order.
+
+    The plain ``revision >= r`` lets MySQL range-scan the revision index,
+    which the OR alone does not.
+    """
+    return [
+        table.c.revision >= revision,
+        or_(
+            table.c.revision > revision,
+            and_(table.c.revision == revision, table.c.id > row_id),
+        ),
+    ]
+
+
+def _or_true(condition: ColumnElement[bool] | None) -> ColumnElement[bool]:
+    return condition if condition is not None else true()
+
+
+def find_versions(
+    db: Database, table: Table, uuids: Sequence[str]
+) -> dict[str, tuple[int, str]]:
+    """Return (version, owner) per uuid, locking the rows until the commit."""
+    found: dict[str, tuple[int, str]] = {}
+    for start in range(0, len(uuids), BATCH):
+        statement = (
+            select(table.c.uuid, table.c.version, table.c.owner)
+            .where(table.c.uuid.in_(uuids[start : start + BATCH]))
+            .with_for_update()
+        )
+        for row_uuid, version, owner in db.execute(statement):
+            found[row_uuid] = (int(version), str(owner))
+    return found
 
 
 def find_by_uuids(
@@ -185,12 +208,37 @@ def update_records(
     if not rows:
         return 0
     names = [name for name in rows[0] if not name.startswith("_")]
+    if db.is_mysql and not check_version and "owner" in names:
+        return _replace_existing(db, table, rows, names)
     statement = update(table).where(table.c.uuid == bindparam("_uuid"))
     if check_version:
         statement = statement.where(table.c.version == bindparam("_version"))
     statement = statement.values({name: bindparam(name) for name in names})
     result = db.execute(statement, list(rows))
     return int(result.rowcount)
+
+
+def _replace_existing(
+    db: Database, table: Table, rows: Sequence[dict[str, Any]], names: list[str]
+) -> int:
+    """Update whole rows on MySQL as one batched INSERT ... ON DUPLICATE KEY.
+
+    PyMySQL sends an executemany UPDATE as one round trip per row, but
+    folds this INSERT into multi-row statements. Every row already exists
+    (the caller read them under lock), so each one only updates.
+    """
+    columns = [name for name in names if name != "uuid"]
+    quoted = [db.quote(name) for name in ["uuid", *columns]]
+    marks = ", ".join(db.paramstyle_mark for _ in quoted)
+    assignments = ", ".join(f"{name} = VALUES({name})" for name in quoted[1:])
+    sql = (
+        f"INSERT INTO {table.name} ({', '.join(quoted)}) VALUES ({marks}) "
+        f"ON DUPLICATE KEY UPDATE {assignments}"
+    )
+    db.executemany(
+        sql, [(row["_uuid"], *(row[name] for name in columns)) for row in rows]
+    )
+    return len(rows)
 
 
 # --- shares ------------------------------------------------------------------

@@ -345,11 +345,13 @@ class _Run:
             for name, table in TABLES.items()
         )
         self.server.release()
+        passed = {name: _mark(self.local, "down", name)[0] for name in CHILD_TABLES}
         new_contacts: list[str] = []
         for name in TABLES:
             new_contacts.extend(self._download_table(name))
         for name in CHILD_TABLES:
-            self._download_children(name, new_contacts)
+            if passed[name]:
+                self._download_children(name, new_contacts, up_to=passed[name])
 
     def _download_table(self, name: str) -> list[str]:
         """Fetch one table's changes; return the uuids of records new here."""
@@ -369,14 +371,17 @@ class _Run:
             arrived.extend(batch.inserted)
             self._advance(len(rows))
 
-    def _download_children(self, name: str, contact_uuids: Sequence[str]) -> None:
-        """Fetch the records about contacts that just arrived, whatever their age.
+    def _download_children(
+        self, name: str, contact_uuids: Sequence[str], *, up_to: int
+    ) -> None:
+        """Fetch older records about contacts that just arrived.
 
-        A contact shared today brings its older sales records and log
-        entries, which the revision mark has already passed.
+        A contact shared today brings its sales records and log entries
+        that the revision mark had passed (up to revision ``up_to``) before
+        they were visible; newer ones came with this run's main pass.
         """
         table = TABLES[name]
-        condition = visible_condition(table, self.user)
+        condition = and_(visible_condition(table, self.user), table.c.revision <= up_to)
         for start in range(0, len(contact_uuids), sync_data.BATCH):
             rows = sync_data.find_children(
                 self.server,
@@ -424,8 +429,7 @@ class _UploadBatch:
     def send(self, server: Database) -> None:
         """Write the batch to the server (the whole call is one transaction)."""
         self._reset()
-        uuids = sync_data.uuids_of(self.rows)
-        current = sync_data.find_by_uuids(server, self.table, uuids, lock=True)
+        current = self._server_rows(server)
         editable = self._editable(server, current)
         server_shares = sync_data.find_shares(server, list(current))
         inserts: list[dict[str, Any]] = []
@@ -456,9 +460,9 @@ class _UploadBatch:
                 updates.append(
                     {
                         **payload(self.table, row),
+                        "owner": theirs["owner"],
                         "version": theirs["version"] + 1,
                         "_uuid": row["uuid"],
-                        "_version": theirs["version"],
                     }
                 )
                 if is_own:
@@ -469,6 +473,28 @@ class _UploadBatch:
             else:
                 self.conflicts.append((conflict_kind(row, theirs), row, theirs))
         self._write(server, inserts, updates, own_shares)
+
+    def _server_rows(self, server: Database) -> dict[str, dict[str, Any]]:
+        """Lock the batch's server rows; read in full only those compared.
+
+        A row whose server version is the one last synced needs no
+        comparison, only its version and owner, and reading whole rows
+        over the network is most of an upload's time.
+        """
+        versions = sync_data.find_versions(
+            server, self.table, sync_data.uuids_of(self.rows)
+        )
+        current = {
+            uuid: {"uuid": uuid, "version": version, "owner": owner}
+            for uuid, (version, owner) in versions.items()
+        }
+        compared = [
+            uuid
+            for uuid, (version, _owner) in versions.items()
+            if uuid not in self.states or self.states[uuid]["server_version"] != version
+        ]
+        current.update(sync_data.find_by_uuids(server, self.table, compared))
+        return current
 
     def _editable(self, server: Database, current: dict[str, Any]) -> set[str]:
         """Return the uuids among ``current`` that this user may change."""
@@ -499,15 +525,14 @@ class _UploadBatch:
             self.table,
             [{**row, "version": 1, "revision": revision} for row in inserts],
         )
-        matched = sync_data.update_records(
+        # The rows were read with FOR UPDATE in this transaction and their
+        # versions compared, so no version check is needed in the UPDATE.
+        sync_data.update_records(
             server,
             self.table,
             [{**row, "revision": revision} for row in updates],
-            check_version=True,
+            check_version=False,
         )
-        if matched != len(updates):
-            # The rows were read with FOR UPDATE, so this cannot happen.
-            raise RuntimeError(f"sync: {len(updates) - matched} server rows moved")
         sync_data.replace_shares(server, own_shares)
         self.sent = len(inserts) + len(updates)
 
