@@ -643,6 +643,12 @@ def test_open_without_config(local_db: Database, tmp_path: Path) -> None:
         network.open_network(local_db, tmp_path)
 
 
+def test_open_without_network_password(local_db: Database, tmp_path: Path) -> None:
+    save_config(local_db, tmp_path, address_for("r9crm"), "Lily", "")
+    with pytest.raises(NetworkNotConfiguredError):
+        network.open_network(local_db, tmp_path)
+
+
 def test_open_with_lost_passwords(
     local_db: Database, tmp_path: Path, prepared: ServerAddress
 ) -> None:
@@ -861,3 +867,20 @@ def test_page_forbidden_to_local_user(app: Flask, app_db: Database) -> None:
 def settings_dir(app: Flask) -> Path:
     data_dir: Path = app.extensions["crm_settings"].data_dir
     return data_dir
+
+
+def test_page_test_uses_saved_password(
+    client: FlaskClient, server: ServerAddress, mysql_user: str
+) -> None:
+    run_sql(f"GRANT ALL ON `{server.database}`.* TO '{mysql_user}'@'127.0.0.1'")
+    address = address_for(server.database, user=mysql_user, password=PASSWORD)
+    client.post("/network/save", data=server_form(address))
+    response = client.post("/network/test", data=server_form(address, password=""))
+    assert "Server version" in response.get_data(as_text=True)
+
+
+def test_page_forget(client: FlaskClient, app_db: Database) -> None:
+    client.post("/network/save", data=server_form(address_for("r9crm")))
+    response = client.post("/network/forget")
+    assert response.status_code == HTTPStatus.FOUND
+    assert "network" not in preference_data.find_preferences(app_db)
