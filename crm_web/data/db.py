@@ -32,6 +32,12 @@ T = TypeVar("T")
 MYSQL_DEADLOCK = 1213
 MYSQL_LOCK_WAIT_TIMEOUT = 1205
 RETRIES = 3
+# Connections the pool keeps open. Each of waitress's threads
+# (crm_web.server.THREADS, 8) uses one for a whole request and returns it
+# at the end, and background work (index loading, backups, imports) needs
+# a few more. With SQLAlchemy's default of 5, the pool closes every
+# connection returned beyond five and the next request opens a new one.
+POOL_SIZE = 12
 
 
 class Database:
@@ -199,8 +205,9 @@ def _with_utf8mb4(url: Any) -> Any:
 
 def _engine_kwargs(is_mysql: bool) -> dict[str, Any]:
     if not is_mysql:
-        return {}
+        return {"pool_size": POOL_SIZE}
     return {
+        "pool_size": POOL_SIZE,
         "pool_pre_ping": True,
         "pool_recycle": 3600,
         # READ COMMITTED: each statement reads what others have committed.
