@@ -86,9 +86,9 @@ def sign_in_network_user(server_db: Database, name: str, password: str) -> Netwo
     The caller owns ``server_db`` and releases it; the sync engine calls
     this before every upload and download, so a disabled user stops there.
 
-    NOTE: failures are audited on the server but not throttled as the
-    app's own sign-in is, because a terminal that reaches the server holds
-    the MySQL password and could read the users table directly.
+    NOTE: failures are audited on the server but not throttled like the
+    app's own sign-in, because a terminal that reaches the server has the
+    MySQL password and could read the users table directly.
     """
     address = address_of(server_db)
     name = " ".join(str(name or "").split())
