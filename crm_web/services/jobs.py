@@ -72,3 +72,16 @@ def start_job(
 def get_job(job_id: str) -> Job | None:
     with _lock:
         return _jobs.get(job_id)
+
+
+def running_job(kind: str) -> Job | None:
+    """Return a job of ``kind`` still running in this process, if any."""
+    with _lock:
+        return next(
+            (
+                job
+                for job in _jobs.values()
+                if job.kind == kind and job.state == "running"
+            ),
+            None,
+        )
