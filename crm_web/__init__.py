@@ -89,6 +89,7 @@ BLUEPRINTS = (
     "network",
     "sales",
     "settings",
+    "sync",
     "users",
     "vault",
 )

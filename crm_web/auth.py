@@ -28,7 +28,7 @@ from crm_web.services.accounts import CurrentUser
 # Pages anyone may open, signed in or not.
 PUBLIC_ENDPOINTS = {"auth.login", "static", "settings.language"}
 # Blueprints only administrators may open.
-ADMIN_BLUEPRINTS = {"users", "settings", "backup", "network"}
+ADMIN_BLUEPRINTS = {"users", "settings", "backup", "network", "sync"}
 ADMIN_EXEMPT = {"settings.language"}
 KEPT_SESSION_KEYS = ("language", "csrf_token")
 # Requests a page makes on its own, on a timer: they are not the user's
