@@ -22,6 +22,11 @@ from crm_web.services.search import warm_index
 log = logging.getLogger(__name__)
 
 POLICIES = ("skip", "update", "overwrite", "create")
+SYNC_EXIT_CODES = (
+    "Exit status: 0 when done and no conflict is open; 1 when the sync could "
+    "not run (the message says why); 2 when conflicts remain to be resolved "
+    "on the Network page."
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -120,6 +125,22 @@ def build_parser() -> argparse.ArgumentParser:
     restore.add_argument("file", type=Path)
     restore.add_argument(
         "--yes", action="store_true", help="restore without asking for confirmation"
+    )
+
+    sync = commands.add_parser(
+        "sync",
+        help="upload to or download from the shared server",
+        description="Upload this computer's changes to the shared server saved "
+        "on the Network page, download the server's changes, or print the "
+        "sync status. Progress goes to standard error.",
+        epilog=SYNC_EXIT_CODES,
+    )
+    sync.add_argument(
+        "action",
+        choices=("upload", "download", "status"),
+        help="upload: send local changes; download: fetch the server's; "
+        "status: print what waits to be uploaded, open conflicts and the "
+        "last runs",
     )
 
     search = commands.add_parser("search", help="print matching contacts")
@@ -382,6 +403,27 @@ class PasswordMismatchError(UserError):
         super().__init__("The two passwords differ; nothing was changed.")
 
 
+def cmd_sync(args: argparse.Namespace) -> int:
+    from crm_web import web
+    from crm_web.cli_sync import print_status, print_summary, run_sync
+
+    app = _app(args)
+    with app.test_request_context():
+        db = web.db()
+        try:
+            if args.action == "status":
+                open_conflicts = print_status(db)
+            else:
+                result = run_sync(
+                    db, web.settings().data_dir, args.action, local_owner=web.owner()
+                )
+                open_conflicts = print_summary(result)
+        except UserError as error:
+            print(error.message, file=sys.stderr)
+            return 1
+    return 2 if open_conflicts else 0
+
+
 def _json_value(value: object) -> str:
     if isinstance(value, datetime | date):
         return value.isoformat()
@@ -397,4 +439,5 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "user": cmd_user,
     "backup": cmd_backup,
     "restore": cmd_restore,
+    "sync": cmd_sync,
 }
