@@ -45,6 +45,8 @@ def run_sync(
 
 def _progress(direction: str) -> Progress:
     def report(done: int, total: int) -> None:
+        if not total:
+            return
         print(f"{direction}: {done} of {total} records", file=sys.stderr, flush=True)
 
     return report

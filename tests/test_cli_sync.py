@@ -20,6 +20,7 @@ from sync_helpers import (
 from crm_web.cli import main
 from crm_web.data.db import Database, connect
 from crm_web.data.schema import contacts, sync_history
+from crm_web.services import categories as category_service
 from crm_web.services import search
 
 pytestmark = pytest.mark.mysql
@@ -237,3 +238,21 @@ def test_help_documents_exit_codes(capsys: pytest.CaptureFixture[str]) -> None:
         main(["sync", "--help"])
     assert stopped.value.code == 0
     assert "2 when conflicts remain" in " ".join(capsys.readouterr().out.split())
+
+
+def test_upload_progress_ends_at_total(
+    capsys: pytest.CaptureFixture[str],
+    terminal: Database,
+    server: Database,
+    data_dir: Path,
+    local_url: str,
+) -> None:
+    for name in ("VIP", "Supplier", "Agent"):
+        category_service.create_category(server, name, owner="boss")
+    for name in ("王芳", "李雷", "赵敏"):
+        add_contact(terminal, name=name)
+    _code, _out, err = sync(capsys, data_dir, local_url, "upload")
+    progress = [line for line in err.splitlines() if line.startswith("upload: ")]
+    # The three categories fetched first get new revisions here, so they are
+    # counted, but the contacts are still to go when they are done.
+    assert progress == ["upload: 3 of 6 records", "upload: 6 of 6 records"]

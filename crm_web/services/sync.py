@@ -291,6 +291,8 @@ class _Run:
     def upload_all(self) -> None:
         # Category names first, so a category both sides created is one.
         self._download_table("categories")
+        # The categories just fetched are not part of the upload's count.
+        self.done = 0
         self.total = sum(
             sync_data.count_changed(self.local, table, _mark(self.local, "up", name))
             for name, table in TABLES.items()
