@@ -35,7 +35,8 @@ from crm_web.data import visibility
 from crm_web.data.db import Database
 from crm_web.data.preferences import upsert_preference
 from crm_web.data.schema import contacts, sales, sync_conflicts, sync_history
-from crm_web.services import accounts, search
+from crm_web.errors import NetworkUserDisabledError
+from crm_web.services import accounts, jobs, search
 
 pytestmark = pytest.mark.mysql
 
@@ -459,3 +460,28 @@ def test_network_page_shows_sync_panel(client: FlaskClient, terminal: Database) 
     doc = page_of(client, "/network/")
     row = doc.xpath('//section[@id="sync"]//tr[@data-area="contacts"]/td')
     assert row[0].text_content() == "1"
+
+
+def test_job_state_as_json(client: FlaskClient, terminal: Database) -> None:
+    add_contact(terminal, name="王芳")
+    location = client.post("/network/sync/upload").headers["Location"]
+    wait_for_job(location.rsplit("/", 1)[-1])
+    state = client.get(location, headers={"X-Requested-With": "fetch"}).get_json()
+    assert state == {"state": "done", "progress": 1, "total": 1, "error": ""}
+
+
+def test_failed_job_shows_message(client: FlaskClient, terminal: Database) -> None:
+    def work(job: jobs.Job) -> None:
+        raise NetworkUserDisabledError("lily", "192.0.2.10")
+
+    job = jobs.start_job("sync", work, info={"direction": "download"})
+    wait_for_job(job.id)
+    doc = page_of(client, f"/network/sync/jobs/{job.id}")
+    assert "“lily” is disabled" in text(doc, "sync-error")
+
+
+def test_job_of_other_kind_not_found(client: FlaskClient) -> None:
+    job = jobs.start_job("import", lambda job: None)
+    wait_for_job(job.id)
+    response = client.get(f"/network/sync/jobs/{job.id}")
+    assert response.status_code == HTTPStatus.NOT_FOUND
