@@ -61,6 +61,24 @@ class VersionConflictError(UserError):
         self.name = name
 
 
+class SharingSelectionChangedError(UserError):
+    """The contacts to share changed between the confirmation and the save."""
+
+    status = HTTPStatus.CONFLICT
+
+    def __init__(self, expected: int, found: int) -> None:
+        super().__init__(
+            _(
+                "The sharing of %(expected)s contacts was confirmed, but the "
+                "list has changed since and now %(found)s would change, so "
+                "nothing was changed. Check the new numbers and confirm again.",
+                expected=expected,
+                found=found,
+            )
+        )
+        self.found = found
+
+
 class InvalidValueError(UserError):
     """A field's value cannot be stored as typed."""
 

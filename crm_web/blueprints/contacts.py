@@ -16,11 +16,13 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from werkzeug.wrappers import Response
 
 from crm_web import auth, web
 from crm_web.data import contacts as contact_data
-from crm_web.errors import VersionConflictError
+from crm_web.errors import SharingSelectionChangedError, VersionConflictError
+from crm_web.i18n import join_sentences
 from crm_web.services import (
     accounts,
     audit,
@@ -111,6 +113,7 @@ def index() -> str:
         views=saved_views.list_views(web.db()),
         fields=translated_fields(),
         filter_args=FILTER_ARGS,
+        can_share=bool(sharing_service.known_share_users(web.db())),
     )
 
 
@@ -169,6 +172,7 @@ def show(contact_id: int) -> str:
         fields=CONTACT_FIELDS,
         timeline=timeline_for_contact(web.db(), row["uuid"], zone=zone),
         sharing=sharing_service.sharing_of(web.db(), row["uuid"], row["owner"]),
+        share_choices=sharing_service.known_share_users(web.db()),
         user_names=[u["name"] for u in accounts.list_users(web.db())],
         me=auth.current_user(),
         merged_into=(
@@ -294,17 +298,100 @@ def _render_form(
 
 @bp.post("/<int:contact_id>/sharing")
 def sharing(contact_id: int) -> Response:
+    choice = sharing_service.choice_of(request.form)
     sharing_service.set_contact_sharing(
         web.db(),
         contact_id,
         by=auth.current_user(),
-        everyone=request.form.get("everyone") == "1",
-        users=request.form.getlist("user"),
+        everyone=choice.everyone,
+        users=choice.users,
         owner=request.form.get("owner", ""),
         follow=request.form.get("follow") == "1",
     )
     flash(_("Sharing saved."))
     return redirect(url_for(".show", contact_id=contact_id))
+
+
+@bp.route("/share", methods=["GET", "POST"])
+def share_listed() -> Any:
+    """Share every contact of the list's query and filters, after a confirmation.
+
+    GET shows the choice, a POST without ``confirmed`` the counts to
+    confirm, and a POST with it stores the sharing.
+    """
+    source = request.form if request.method == "POST" else request.args
+    state: dict[str, Any] = {
+        "q": source.get("q", "").strip(),
+        "filters": filters_from(source),
+    }
+    list_args: dict[str, Any] = {
+        k: v for k in ("q", *FILTER_ARGS) if (v := source.get(k, ""))
+    }
+    if request.method == "GET":
+        return _render_share_page(state, list_args)
+    choice = sharing_service.choice_of(request.form)
+    by = auth.current_user()
+    if request.form.get("confirmed") == "1":
+        try:
+            done = sharing_service.share_listed_contacts(
+                web.db(),
+                state["q"],
+                state["filters"],
+                by=by,
+                choice=choice,
+                expected=request.form.get("expected", type=int) or 0,
+            )
+        except SharingSelectionChangedError as error:
+            return _render_share_page(
+                state, list_args, choice=choice, message=error.message
+            ), error.status
+        flash(shared_message(done))
+        return redirect(url_for(".index", **list_args))
+    return _render_share_page(state, list_args, choice=choice)
+
+
+def _render_share_page(
+    state: dict[str, Any],
+    list_args: dict[str, Any],
+    *,
+    choice: sharing_service.ShareChoice | None = None,
+    message: str = "",
+) -> str:
+    """Render the choice, or with ``choice`` the counts the user confirms."""
+    by = auth.current_user()
+    plan = None
+    if choice is not None:
+        plan = sharing_service.plan_bulk_sharing(
+            web.db(), state["q"], state["filters"], by=by, choice=choice
+        )
+    total = search_contacts(web.db(), state["q"], state["filters"], limit=0).total
+    return render_template(
+        "contacts/share.html",
+        list_args=list_args,
+        total=total,
+        choice=choice or sharing_service.ShareChoice(),
+        plan=plan,
+        message=message,
+        share_choices=sharing_service.known_share_users(web.db()),
+        me=by,
+    )
+
+
+def shared_message(done: sharing_service.BulkSharing) -> str:
+    """Return the sentence that reports a finished bulk sharing."""
+    changed = ngettext(
+        "The sharing of %(num)s contact was changed.",
+        "The sharing of %(num)s contacts was changed.",
+        done.changed,
+    )
+    if not done.skipped:
+        return changed
+    skipped = ngettext(
+        "%(num)s contact belongs to another user and was left as it was.",
+        "%(num)s contacts belong to other users and were left as they were.",
+        done.skipped,
+    )
+    return join_sentences([changed, skipped])
 
 
 @bp.post("/<int:contact_id>/delete")

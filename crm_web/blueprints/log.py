@@ -25,13 +25,14 @@ from flask_babel import gettext as _
 from werkzeug.routing import BuildError
 from werkzeug.wrappers import Response
 
-from crm_web import uploads, web
+from crm_web import auth, uploads, web
 from crm_web.errors import UserError, VersionConflictError
 from crm_web.services import audit, clock, conflicts, contact_picker
 from crm_web.services import categories as category_service
 from crm_web.services import comm_log as log_service
 from crm_web.services import comm_log_files as log_files
 from crm_web.services import contacts as contact_service
+from crm_web.services import sharing as sharing_service
 from crm_web.services.comm_log import (
     CHANNELS,
     FOLLOW_UP_STATES,
@@ -194,7 +195,22 @@ def show(entry_id: int) -> str:
         previous_id=previous_id,
         next_id=next_id,
         list_args=filter_args(),
+        sharing=sharing_service.sharing_of(web.db(), row["uuid"], row["owner"]),
+        share_choices=sharing_service.known_share_users(web.db()),
+        me=auth.current_user(),
     )
+
+
+@bp.post("/<int:entry_id>/sharing")
+def sharing(entry_id: int) -> Response:
+    sharing_service.set_entry_sharing(
+        web.db(),
+        entry_id,
+        by=auth.current_user(),
+        choice=sharing_service.choice_of(request.form),
+    )
+    flash(_("Sharing saved."))
+    return redirect(url_for(".show", entry_id=entry_id))
 
 
 @bp.route("/<int:entry_id>/edit", methods=["GET", "POST"])

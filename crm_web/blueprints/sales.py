@@ -24,7 +24,7 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
-from crm_web import uploads, web
+from crm_web import auth, uploads, web
 from crm_web.errors import VersionConflictError
 from crm_web.services import (
     audit,
@@ -38,6 +38,7 @@ from crm_web.services import (
 )
 from crm_web.services import categories as category_service
 from crm_web.services import sales as sale_service
+from crm_web.services import sharing as sharing_service
 from crm_web.services.clock import CURRENCIES
 from crm_web.services.exporting import EXPORT_KINDS, content_type
 from crm_web.services.sales import (
@@ -228,6 +229,7 @@ def _render_conflict(sale_id: int, sale: sale_service.SaleInput) -> tuple[str, i
         currencies=sorted(CURRENCIES),
         currency_digits=sale_service.currency_digits(),
         **_choices(),
+        **_sharing_context(saved),
     )
     return html, HTTPStatus.CONFLICT
 
@@ -272,8 +274,32 @@ def _render_form(
         currencies=sorted(CURRENCIES),
         currency_digits=sale_service.currency_digits(),
         **_choices(),
+        **_sharing_context(row),
     )
     return (html, HTTPStatus.UNPROCESSABLE_ENTITY) if error else html
+
+
+def _sharing_context(row: dict[str, Any] | None) -> dict[str, Any]:
+    """Return what the sharing panel of a stored record shows."""
+    if row is None:
+        return {"share_choices": []}
+    return {
+        "sharing": sharing_service.sharing_of(web.db(), row["uuid"], row["owner"]),
+        "share_choices": sharing_service.known_share_users(web.db()),
+        "me": auth.current_user(),
+    }
+
+
+@bp.post("/<int:sale_id>/sharing")
+def sharing(sale_id: int) -> Response:
+    sharing_service.set_sale_sharing(
+        web.db(),
+        sale_id,
+        by=auth.current_user(),
+        choice=sharing_service.choice_of(request.form),
+    )
+    flash(_("Sharing saved."))
+    return redirect(url_for(".edit", sale_id=sale_id))
 
 
 @bp.post("/<int:sale_id>/delete")

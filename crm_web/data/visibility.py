@@ -15,9 +15,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from flask import g, has_app_context
-from sqlalchemy import ColumnElement, Table, delete, or_, select, true
+from sqlalchemy import ColumnElement, Table, delete, or_, select, true, update
 
 from crm_web.data.db import Database
+from crm_web.data.records import next_revision
 from crm_web.data.schema import contacts, record_shares, utcnow
 
 EVERYONE = "*"
@@ -106,3 +107,37 @@ def set_shares(db: Database, record_uuids: Sequence[str], users: Iterable[str]) 
         ]
         if rows:
             db.execute(record_shares.insert(), rows)
+
+
+def share_records(
+    db: Database, table: Table, record_uuids: Sequence[str], users: Iterable[str]
+) -> None:
+    """Replace who the records are shared with and move their revision on.
+
+    Call it inside a transaction. The sync sends records whose revision
+    moved, so a change of sharing reaches the shared server; a table
+    without a revision column (appointments) only gets the shares.
+    """
+    set_shares(db, record_uuids, users)
+    if "revision" not in table.c or not record_uuids:
+        return
+    revision = next_revision(db, table.name)
+    for start in range(0, len(record_uuids), 500):
+        batch = list(record_uuids[start : start + 500])
+        db.execute(
+            update(table).where(table.c.uuid.in_(batch)).values(revision=revision)
+        )
+
+
+def find_owners(
+    db: Database, table: Table, record_uuids: Sequence[str]
+) -> dict[str, str]:
+    """Return uuid -> owner of the given records of ``table``."""
+    owners: dict[str, str] = {}
+    for start in range(0, len(record_uuids), 500):
+        batch = list(record_uuids[start : start + 500])
+        rows = db.execute(
+            select(table.c.uuid, table.c.owner).where(table.c.uuid.in_(batch))
+        )
+        owners.update({uuid: owner for uuid, owner in rows})
+    return owners

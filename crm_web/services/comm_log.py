@@ -31,7 +31,7 @@ from crm_web.data.db import Database
 from crm_web.data.records import new_record
 from crm_web.data.schema import utcnow
 from crm_web.errors import NotFoundError, UserError, VersionConflictError
-from crm_web.services import clock, contact_picker, text
+from crm_web.services import clock, contact_picker, sharing, text
 from crm_web.services.importing.values import parse_date, parse_datetime, parse_time
 from crm_web.services.search import search_contacts
 
@@ -393,7 +393,11 @@ def _create_appointment(
 
 
 def create_entry(db: Database, entry: EntryInput, *, owner: str, zone: ZoneInfo) -> int:
-    """Store a new entry, and its follow-up appointment if asked; return its id."""
+    """Store a new entry, and its follow-up appointment if asked; return its id.
+
+    The entry is shared as the share_default setting says.
+    """
+    shares = sharing.default_shares(db)
 
     def work(db: Database) -> int:
         row = {**new_record(owner), **entry.values}
@@ -401,7 +405,9 @@ def create_entry(db: Database, entry: EntryInput, *, owner: str, zone: ZoneInfo)
             row["appointment_uuid"] = _create_appointment(
                 db, entry, owner=owner, zone=zone
             )
-        return log_data.insert_log(db, row)
+        entry_id = log_data.insert_log(db, row)
+        sharing.share_new_records(db, [row["uuid"]], shares)
+        return entry_id
 
     entry_id = db.write(work)
     log.info("Log entry %s created", entry_id)

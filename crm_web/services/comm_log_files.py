@@ -29,7 +29,7 @@ from crm_web.data.db import Database
 from crm_web.data.records import new_record
 from crm_web.errors import EmptyFileError, UserError
 from crm_web.i18n import LANGUAGES
-from crm_web.services import clock, text
+from crm_web.services import clock, sharing, text
 from crm_web.services.cells import unguard_formula
 from crm_web.services.comm_log import (
     CHANNELS,
@@ -657,6 +657,11 @@ class LogImportSummary:
         )
 
 
+def _insert(db: Database, rows: list[dict[str, Any]], shares: list[str]) -> None:
+    log_data.insert_logs(db, rows)
+    sharing.share_new_records(db, [row["uuid"] for row in rows], shares)
+
+
 def import_log_file(
     db: Database,
     plan: LogImportPlan,
@@ -667,8 +672,12 @@ def import_log_file(
     work_dir: Path,
     name: str,
 ) -> LogImportSummary:
-    """Import every good row in one transaction; write the rejected ones."""
+    """Import every good row in one transaction; write the rejected ones.
+
+    New entries are shared as the share_default setting says.
+    """
     rejected: list[LogRow] = []
+    shares = sharing.default_shares(db)
 
     def work(db: Database) -> LogImportSummary:
         # db.write may run this again after a deadlock, so it starts afresh.
@@ -696,9 +705,9 @@ def import_log_file(
                 )
                 summary.inserted += 1
             if len(pending) >= INSERT_CHUNK:
-                log_data.insert_logs(db, pending)
+                _insert(db, pending, shares)
                 pending = []
-        log_data.insert_logs(db, pending)
+        _insert(db, pending, shares)
         return summary
 
     summary = db.write(work)

@@ -22,7 +22,7 @@ from crm_web.data.records import new_record, next_revision
 from crm_web.data.schema import utcnow
 from crm_web.errors import NotFoundError, UserError, VersionConflictError
 from crm_web.i18n import format_list, join_sentences
-from crm_web.services import text
+from crm_web.services import sharing, text
 from crm_web.services.fields import CONTACT_FIELDS, PHONE_FIELD_NAMES, Field
 from crm_web.services.importing.values import parse_date
 
@@ -213,16 +213,19 @@ def create_contact(
     region: str,
     allow_duplicate: bool = False,
 ) -> int:
-    """Store a new contact and return its id."""
+    """Store a new contact, shared as share_default says, and return its id."""
     if not allow_duplicate:
         matches = find_duplicates(db, contact, region=region)
         if matches:
             raise DuplicateContactError(matches)
+    shares = sharing.default_shares(db)
 
     def work(db: Database) -> int:
         row = {**new_record(owner), **storable(contact, region=region)}
         row["revision"] = next_revision(db, "contacts")
-        return contact_data.insert_contact(db, row)
+        contact_id = contact_data.insert_contact(db, row)
+        sharing.share_new_records(db, [row["uuid"]], shares)
+        return contact_id
 
     contact_id = db.write(work)
     log.info("Contact %s created", contact_id)

@@ -82,6 +82,16 @@ SETTINGS = (
         "CNY",
         _l("Currency of new sales records (three-letter code, such as CNY, USD, EUR)."),
     ),
+    Setting(
+        "share_default",
+        "private",
+        _l(
+            "Who sees new contacts, sales records and log entries, typed or "
+            "imported: only their owner (private) or every user (everyone)."
+        ),
+        ("private", "everyone"),
+        _l("Sharing of new records"),
+    ),
     Setting("sales_custom1", "", _l("Label of sales custom field 1 (empty hides it).")),
     Setting("sales_custom2", "", _l("Label of sales custom field 2 (empty hides it).")),
     Setting("sales_custom3", "", _l("Label of sales custom field 3 (empty hides it).")),
@@ -121,7 +131,12 @@ SETTINGS = (
 SETTINGS_BY_NAME = {s.name: s for s in SETTINGS}
 
 # Labels of the choices that are not languages.
-CHOICE_LABELS = {"monday": _l("Monday"), "sunday": _l("Sunday")}
+CHOICE_LABELS = {
+    "monday": _l("Monday"),
+    "sunday": _l("Sunday"),
+    "private": _l("Private: only the owner"),
+    "everyone": _l("Everyone"),
+}
 
 
 def load_preferences(db: Database) -> dict[str, str]:

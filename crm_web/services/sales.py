@@ -24,7 +24,7 @@ from crm_web.errors import (
     UserError,
     VersionConflictError,
 )
-from crm_web.services import money, text
+from crm_web.services import money, sharing, text
 from crm_web.services.clock import CURRENCIES
 from crm_web.services.importing.values import parse_date
 from crm_web.services.search import search_contacts
@@ -232,11 +232,18 @@ def _computed_amount(values: dict[str, Any]) -> int | None:
 
 
 def create_sale(db: Database, sale: SaleInput, *, owner: str) -> int:
-    """Store a new record and add a new item or service type to its list."""
+    """Store a new record and add a new item or service type to its list.
+
+    The record is shared as the share_default setting says.
+    """
+    shares = sharing.default_shares(db)
 
     def work(db: Database) -> int:
         remember_pick_values(db, sale.values, owner=owner)
-        return sale_data.insert_sale(db, {**new_record(owner), **sale.values})
+        row = {**new_record(owner), **sale.values}
+        sale_id = sale_data.insert_sale(db, row)
+        sharing.share_new_records(db, [row["uuid"]], shares)
+        return sale_id
 
     sale_id = db.write(work)
     log.info("Sale %s created", sale_id)

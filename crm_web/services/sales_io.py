@@ -26,7 +26,7 @@ from crm_web.data import sales as sale_data
 from crm_web.data.db import Database
 from crm_web.data.records import new_record
 from crm_web.errors import EmptyFileError, ImportFileError
-from crm_web.services import money, text
+from crm_web.services import money, sharing, text
 from crm_web.services.cells import unguard_formula
 from crm_web.services.exporting import kind_for_filename, write_table
 from crm_web.services.importing.detect import SourceInfo, detect
@@ -368,6 +368,11 @@ def _use_stored(row: ConvertedSale, stored: Counter[tuple[Any, ...]]) -> None:
         row.is_stored = True
 
 
+def _insert(db: Database, rows: list[dict[str, Any]], shares: list[str]) -> None:
+    sale_data.insert_sales(db, rows)
+    sharing.share_new_records(db, [row["uuid"] for row in rows], shares)
+
+
 def import_sales(
     db: Database,
     plan: SalesImportPlan,
@@ -377,9 +382,13 @@ def import_sales(
     default_currency: str,
     work_dir: Path,
 ) -> SalesImportSummary:
-    """Store every valid row in one transaction; write rejected rows to a file."""
+    """Store every valid row in one transaction; write rejected rows to a file.
+
+    New records are shared as the share_default setting says.
+    """
     summary = SalesImportSummary(plan.filename)
     rejected: list[ConvertedSale] = []
+    shares = sharing.default_shares(db)
 
     def work(db: Database) -> None:
         # db.write may run this again after a deadlock: start afresh.
@@ -402,10 +411,10 @@ def import_sales(
             remember_pick_values(db, row.values, owner=owner)
             pending.append({**new_record(owner), **row.values})
             if len(pending) >= sale_data.INSERT_CHUNK:
-                sale_data.insert_sales(db, pending)
+                _insert(db, pending, shares)
                 summary.inserted += len(pending)
                 pending = []
-        sale_data.insert_sales(db, pending)
+        _insert(db, pending, shares)
         summary.inserted += len(pending)
 
     db.write(work)

@@ -16,12 +16,13 @@ from flask_babel import lazy_gettext as _l
 
 from crm_web.data import contacts as contact_data
 from crm_web.data import imports as import_data
+from crm_web.data import visibility
 from crm_web.data.db import Database
 from crm_web.data.records import new_record, next_revision
 from crm_web.data.schema import utcnow
 from crm_web.errors import InvalidValueError, NoHeaderError, UserError
 from crm_web.i18n import format_list
-from crm_web.services import text
+from crm_web.services import sharing, text
 from crm_web.services.categories import ensure_category
 from crm_web.services.contacts import (
     ContactInput,
@@ -438,6 +439,7 @@ class _ImportRun:
         self.categories: dict[str, str | None] = {}
         self.import_uuid = new_record(self.owner)["uuid"]
         self.revision = next_revision(db, "contacts")
+        self.shares = sharing.default_shares(db)
         self.matcher = Matcher(contact_data.find_match_keys(db), region=self.region)
         self.total = 0
         rows = data_rows(self.plan, on_total=self._set_total)
@@ -543,6 +545,8 @@ class _ImportRun:
     def _flush(self) -> None:
         # Written in batches so that memory stays flat however long the file.
         contact_data.insert_contacts(self.db, self.pending)
+        uuids = [row["uuid"] for row in self.pending]
+        sharing.share_new_records(self.db, uuids, self.shares)
         import_data.insert_changes(self.db, self.changes)
         self.pending = []
         self.pending_uuids = set()
@@ -698,6 +702,7 @@ def _remove_inserted(
         elif not current["deleted"]:
             edited.append(change["contact_uuid"])
     contact_data.delete_contacts_by_uuid(db, untouched)
+    visibility.set_shares(db, untouched, [])
     now = utcnow()
     contact_data.update_contacts_by_uuid(
         db,

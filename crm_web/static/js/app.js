@@ -15,6 +15,20 @@
     }
   }, true);
 
+  // Sharing: ticking a user chooses "only these users", and choosing
+  // private or everyone clears the ticks, so what is posted is what shows.
+  document.addEventListener("change", function (event) {
+    var choice = event.target.closest(".share-choice");
+    if (!choice) { return; }
+    if (event.target.name === "user" && event.target.checked) {
+      choice.querySelector("input[name=share][value=users]").checked = true;
+    } else if (event.target.name === "share" && event.target.value !== "users") {
+      choice.querySelectorAll("input[name=user]").forEach(function (box) {
+        box.checked = false;
+      });
+    }
+  });
+
   // In the pywebview window a plain download link may do nothing, so links
   // marked data-download go through the window's native save dialog.
   document.addEventListener("click", function (event) {
