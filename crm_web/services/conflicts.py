@@ -49,7 +49,9 @@ class VersionConflict:
 
     record: str  # the record's name, as messages show it
     version: int  # the saved version, for the form's hidden input
-    saved_at: datetime  # when the saved version was stored, in UTC
+    # When the saved version was stored, in UTC. NOTE: records do not store
+    # who saved them last, so the panel names no one.
+    saved_at: datetime
     fields: tuple[FieldVersions, ...]
 
     @property
