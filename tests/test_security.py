@@ -8,6 +8,7 @@ from http import HTTPStatus
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from werkzeug.routing import AnyConverter
 
 from crm_web.data.db import Database
 from crm_web.services import accounts
@@ -35,7 +36,10 @@ def _post_routes(app: Flask) -> list[str]:
         values = {}
         for name in rule.arguments:
             converter = rule._converters[name]  # noqa: SLF001 - reading only
-            values[name] = DUMMY_ARGUMENTS.get(type(converter).__name__, "x")
+            if isinstance(converter, AnyConverter):
+                values[name] = sorted(converter.items)[0]
+            else:
+                values[name] = DUMMY_ARGUMENTS.get(type(converter).__name__, "x")
         urls.append(rule.build(values, append_unknown=False)[1])
     return urls
 
