@@ -17,6 +17,7 @@ from flask import Flask
 
 from bench import appointments as appointments_bench
 from bench import comm_log as comm_log_bench
+from bench import lan as lan_bench
 from bench import sales as sales_bench
 from bench.backends import BACKENDS, Backend, open_backend
 from bench.exports import measure_export
@@ -58,10 +59,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--areas",
-        choices=("all", "contacts", "daily"),
+        choices=("all", "contacts", "daily", "lan"),
         default="all",
         help="contacts (import, query, pages, export), daily (log, sales, "
-        "appointments) or all",
+        "appointments), lan (clients browsing r9crm serve at once) or all",
     )
     parser.add_argument(
         "--runs",
@@ -135,6 +136,14 @@ def run_daily_work(rows: int, backends: tuple[str, ...], runs: int) -> list[Figu
     return figures
 
 
+def run_lan(rows: int, backends: tuple[str, ...], seed: int) -> list[Figure]:
+    """Time clients browsing one `r9crm serve` at once and one at a time."""
+    print(f"\n[{lan_bench.__name__}] {rows:,} contacts; {machine_line()}", flush=True)
+    figures = lan_bench.run(rows, backends=backends, seed=seed)
+    _progress(figures)
+    return figures
+
+
 def _progress(figures: list[Figure]) -> None:
     print(format_table(figures), flush=True)
     for figure in figures:
@@ -181,6 +190,8 @@ def main(argv: list[str] | None = None) -> int:
                 figures.extend(run_backend(name, path, rows, args.runs, Path(work)))
     if args.areas in ("all", "daily"):
         figures.extend(run_daily_work(rows, backends, args.runs))
+    if args.areas in ("all", "lan"):
+        figures.extend(run_lan(rows, backends, args.seed))
     header += f" End: {machine_line()}"
     print(f"\nAll figures ({rows:,} contacts). End: {machine_line()}")
     print(format_table(figures))
