@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, inspect
+from sqlalchemy import create_engine, func, inspect, select, text
 
 from crm_web.data import schema
 from crm_web.data.db import Database, connect
@@ -69,3 +70,38 @@ def test_mysql_keeps_emoji_and_rare_characters(mysql_url: str) -> None:
     row = database.query("SELECT name, notes FROM contacts WHERE id = :i", i=contact_id)
     database.close()
     assert row == [{"name": "𠀀䶮😀", "notes": "🎉"}]
+
+
+def test_bulk_insert_keeps_second_boundary(db: Database) -> None:
+    """A row written by executemany at 00:00:00 is found from 00:00:00 on."""
+    midnight = datetime(2026, 12, 4, 0, 0, 0)
+    db.write(
+        lambda db: db.executemany(
+            f"INSERT INTO audit_log (at, user, action, target, detail, address) "
+            f"VALUES ({', '.join([db.paramstyle_mark] * 6)})",
+            [(midnight, "lily", "login", "", "", "")],
+        )
+    )
+    found = db.execute(
+        select(func.count())
+        .select_from(schema.audit_log)
+        .where(schema.audit_log.c.at >= midnight)
+    ).scalar_one()
+    assert found == 1
+
+
+def test_upgrade_pads_sqlite_datetimes(tmp_path: Path) -> None:
+    database = connect(f"sqlite:///{tmp_path / 'old.sqlite3'}")
+    database.write(
+        lambda db: db.execute(
+            text(
+                "INSERT INTO audit_log (at, user, action, target, detail, address) "
+                "VALUES ('2026-12-04 00:00:00', 'lily', 'login', '', '', '')"
+            )
+        )
+    )
+    database.write(lambda db: schema._pad_sqlite_datetimes(db.conn))
+    stored = database.execute(text("SELECT at FROM audit_log")).scalar_one()
+    database.release()
+    database.close()
+    assert stored == "2026-12-04 00:00:00.000000"

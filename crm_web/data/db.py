@@ -10,10 +10,12 @@ transaction, retried whole on a MySQL deadlock).
 from __future__ import annotations
 
 import logging
+import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from typing import Any, TypeVar
 
 import dataset
@@ -25,6 +27,21 @@ from crm_web.data import schema
 from crm_web.errors import DatabaseCharsetError, DatabaseUnavailableError
 
 log = logging.getLogger(__name__)
+
+
+def _sqlite_datetime(value: datetime) -> str:
+    """Return a datetime as SQLAlchemy writes it to SQLite, microseconds and all.
+
+    sqlite3's own adapter drops ".000000", and SQLite compares the stored
+    text: "2026-12-04 00:00:00" sorts before a bound
+    "2026-12-04 00:00:00.000000", so rows written by ``executemany`` fell
+    outside date filters that start at their own second.
+    """
+    return value.isoformat(" ", "microseconds")
+
+
+# Raw executemany (bulk inserts) hands datetimes to sqlite3 directly.
+sqlite3.register_adapter(datetime, _sqlite_datetime)
 
 T = TypeVar("T")
 

@@ -836,6 +836,31 @@ def _add_user_rights(conn: Connection) -> None:
         )
 
 
+def _pad_sqlite_datetimes(conn: Connection) -> None:
+    """Give every SQLite datetime the microseconds SQLAlchemy writes and reads.
+
+    Bulk inserts stored "2026-12-04 00:00:00" where SQLAlchemy stores
+    "2026-12-04 00:00:00.000000"; SQLite compares them as text, so such rows
+    fell outside filters starting at their own second. MySQL stores real
+    DATETIME values and needs nothing.
+    """
+    if conn.dialect.name != "sqlite":
+        return
+    present = table_names(conn)
+    for table in metadata.sorted_tables:
+        if table.name not in present:
+            continue
+        for column in table.c:
+            if isinstance(column.type, DateTime):
+                conn.execute(
+                    text(
+                        f"UPDATE {table.name} SET {column.name} = "
+                        f"{column.name} || '.000000' "
+                        f"WHERE length({column.name}) = 19"
+                    )
+                )
+
+
 # Numbered upgrades, applied in order, each once. Append; never renumber.
 UPGRADES: list[tuple[int, Callable[[Connection], None]]] = [
     (1, _create_initial_tables),
@@ -849,6 +874,7 @@ UPGRADES: list[tuple[int, Callable[[Connection], None]]] = [
     (9, _create_file_tables),
     (10, _add_session_cut_off),
     (11, _prepare_sync),
+    (12, _pad_sqlite_datetimes),
 ]
 
 LATEST_VERSION = UPGRADES[-1][0]

@@ -362,7 +362,11 @@ class _Run:
         arrived: list[str] = []
         while True:
             rows = sync_data.find_changed(
-                self.server, table, _mark(self.local, "down", name), condition=condition
+                self.server,
+                table,
+                _mark(self.local, "down", name),
+                condition=condition,
+                limit=sync_data.DOWNLOAD_BATCH,
             )
             shares = self._own_shares(rows)
             self.server.release()
