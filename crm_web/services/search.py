@@ -131,7 +131,8 @@ class ContactIndex:
         self._revision = -1
         self._purged = -1
         self._entries: dict[int, _Entry] = {}
-        self._orders: dict[tuple[str, bool], _Order] = {}
+        # Keyed by sort, direction and the viewer's name ("" for all rows).
+        self._orders: dict[tuple[str, bool, str], _Order] = {}
 
     def search(
         self,
@@ -150,12 +151,8 @@ class ContactIndex:
         A ``viewer`` gets only the contacts they own or that are shared
         with them.
         """
-        shared = visibility.shared_uuids(db, viewer) if viewer else set()
-        order = self._ordered(db, sort, descending)
+        order = self._ordered(db, sort, descending, viewer)
         matches = _match(order.entries, order.texts, query, filters)
-        if viewer is not None:
-            name = viewer.name
-            matches = [e for e in matches if e.owner == name or e.uuid in shared]
         shown = matches[offset : offset + limit]
         return Page([e.id for e in shown], len(matches), [e.uuid for e in shown])
 
@@ -202,12 +199,20 @@ class ContactIndex:
             self._entries.clear()
             self._orders.clear()
 
-    def _ordered(self, db: Database, sort: str, descending: bool) -> _Order:
+    def _ordered(
+        self, db: Database, sort: str, descending: bool, viewer: Viewer | None
+    ) -> _Order:
+        """Return the entries in order, only the viewer's when one is given.
+
+        A viewer's order is kept until the next change of any contact,
+        which includes every change of a contact's sharing, so a user's
+        query scans only the contacts they may see.
+        """
         if sort not in SORT_COLUMNS:
             sort = "name"
         with self._lock:
             self.refresh(db)
-            key = (sort, descending)
+            key = (sort, descending, "")
             if key not in self._orders:
                 entries = sorted(
                     self._entries.values(),
@@ -215,7 +220,19 @@ class ContactIndex:
                     reverse=descending,
                 )
                 self._orders[key] = _Order(entries)
-            return self._orders[key]
+            if viewer is None:
+                return self._orders[key]
+            own_key = (sort, descending, viewer.name)
+            if own_key not in self._orders:
+                shared = visibility.shared_uuids(db, viewer)
+                self._orders[own_key] = _Order(
+                    [
+                        e
+                        for e in self._orders[key].entries
+                        if e.owner == viewer.name or e.uuid in shared
+                    ]
+                )
+            return self._orders[own_key]
 
 
 def parse_query(query: str) -> list[tuple[str, ...]]:
