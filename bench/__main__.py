@@ -19,6 +19,7 @@ from bench import appointments as appointments_bench
 from bench import comm_log as comm_log_bench
 from bench import lan as lan_bench
 from bench import sales as sales_bench
+from bench import sync as sync_bench
 from bench.backends import BACKENDS, Backend, open_backend
 from bench.exports import measure_export
 from bench.generate import cached_file
@@ -36,6 +37,8 @@ DEFAULT_ROWS = 100_000
 QUICK_ROWS = 10_000
 DEFAULT_SEED = 20261204
 DEFAULT_RUNS = 30
+# Changed records sent and fetched by the sync figures, whatever --rows says.
+SYNC_ROWS = 10_000
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -59,10 +62,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--areas",
-        choices=("all", "contacts", "daily", "lan"),
+        choices=("all", "contacts", "daily", "lan", "sync"),
         default="all",
         help="contacts (import, query, pages, export), daily (log, sales, "
-        "appointments), lan (clients browsing r9crm serve at once) or all",
+        "appointments), lan (clients browsing r9crm serve at once), sync (upload "
+        "and download through the MariaDB server) or all",
     )
     parser.add_argument(
         "--runs",
@@ -136,6 +140,14 @@ def run_daily_work(rows: int, backends: tuple[str, ...], runs: int) -> list[Figu
     return figures
 
 
+def run_sync() -> list[Figure]:
+    """Time upload and download of SYNC_ROWS records through MariaDB."""
+    print(f"\n[{sync_bench.__name__}] {SYNC_ROWS:,} records; {machine_line()}")
+    figures = sync_bench.run(SYNC_ROWS)
+    _progress(figures)
+    return figures
+
+
 def run_lan(rows: int, backends: tuple[str, ...], seed: int) -> list[Figure]:
     """Time clients browsing one `r9crm serve` at once and one at a time."""
     print(f"\n[{lan_bench.__name__}] {rows:,} contacts; {machine_line()}", flush=True)
@@ -192,6 +204,8 @@ def main(argv: list[str] | None = None) -> int:
         figures.extend(run_daily_work(rows, backends, args.runs))
     if args.areas in ("all", "lan"):
         figures.extend(run_lan(rows, backends, args.seed))
+    if args.areas in ("all", "sync"):
+        figures.extend(run_sync())
     header += f" End: {machine_line()}"
     print(f"\nAll figures ({rows:,} contacts). End: {machine_line()}")
     print(format_table(figures))

@@ -53,6 +53,10 @@ ROUNDS = 10
 # Rounds of the floor, sent by one client at a time, for each user in turn.
 FLOOR_ROUNDS = 5
 P95_LIMIT_MS = 200.0
+# Rounds at a browsing pace, and the seconds a person reads each page before
+# the next request (an estimate of office use, not a measurement).
+PACED_ROUNDS = 5
+READING_SECONDS = (0.5, 2.0)
 PAGE_SIZE = 50  # the page_size preference's default
 PASSWORD = "bench password 2026"
 ADMINS = ("Admin", "Boss")
@@ -276,12 +280,26 @@ class Client:
             return body
 
 
-def browse(client: Client, paths: dict[str, str], rounds: int, seed: int) -> None:
-    """Send every kind of request ``rounds`` times, in a shuffled order."""
+def browse(
+    client: Client,
+    paths: dict[str, str],
+    rounds: int,
+    seed: int,
+    *,
+    pause: tuple[float, float] | None = None,
+) -> None:
+    """Send every kind of request ``rounds`` times, in a shuffled order.
+
+    ``pause`` is the range of seconds a person reads a page before the next
+    request; without it the requests follow each other at once.
+    """
+    chance = random.Random(seed)
     order = [kind for _ in range(rounds) for kind in paths]
-    random.Random(seed).shuffle(order)
+    chance.shuffle(order)
     for kind in order:
         client.timed_get(kind, paths[kind])
+        if pause:
+            time.sleep(chance.uniform(*pause))
 
 
 @dataclass
@@ -304,8 +322,10 @@ class Measured:
         return sum(len(v) for v in self.samples.values()) + len(self.errors)
 
 
-def measure(base_url: str, paths: dict[str, str]) -> tuple[Measured, Measured]:
-    """Return the latencies of all clients at once and of one at a time."""
+def measure(
+    base_url: str, paths: dict[str, str]
+) -> tuple[Measured, Measured, Measured]:
+    """Return the latencies at a browsing pace, with no pause, and one at a time."""
     clients = [Client(base_url, user) for user in SIGN_INS[:CLIENTS]]
     for client in clients:
         client.sign_in()
@@ -320,24 +340,41 @@ def measure(base_url: str, paths: dict[str, str]) -> tuple[Measured, Measured]:
         browse(client, paths, FLOOR_ROUNDS, SEED + number)
     floor = Measured.of(floor_clients, time.perf_counter() - start)
 
+    at_once = _all_clients(clients, paths, ROUNDS, pause=None)
+    for client in clients:
+        client.samples.clear()
+        client.errors.clear()
+    paced = _all_clients(clients, paths, PACED_ROUNDS, pause=READING_SECONDS)
+    return paced, at_once, floor
+
+
+def _all_clients(
+    clients: list[Client],
+    paths: dict[str, str],
+    rounds: int,
+    *,
+    pause: tuple[float, float] | None,
+) -> Measured:
     start = time.perf_counter()
     with ThreadPoolExecutor(len(clients)) as pool:
         runs = [
-            pool.submit(browse, client, paths, ROUNDS, SEED + number)
+            pool.submit(browse, client, paths, rounds, SEED + number, pause=pause)
             for number, client in enumerate(clients)
         ]
         for run in runs:
             run.result()
-    return Measured.of(clients, time.perf_counter() - start), floor
+    return Measured.of(clients, time.perf_counter() - start)
 
 
-def figures_of(backend: str, together: Measured, floor: Measured) -> list[Figure]:
+def figures_of(
+    backend: str, together: Measured, floor: Measured, *, label: str, target_on: bool
+) -> list[Figure]:
     """Return one figure per kind of request, one overall and the error count."""
-    target = Target(P95_LIMIT_MS, "p95")
+    target = Target(P95_LIMIT_MS, "p95") if target_on else None
     figures = [
         Figure(
             backend,
-            f"{CLIENTS} clients, {kind}",
+            f"{CLIENTS} clients {label}, {kind}",
             "ms",
             Stats(tuple(values)),
             Stats(tuple(floor.samples.get(kind, [0.0]))),
@@ -352,7 +389,7 @@ def figures_of(backend: str, together: Measured, floor: Measured) -> list[Figure
     figures.append(
         Figure(
             backend,
-            f"{CLIENTS} clients, every request",
+            f"{CLIENTS} clients {label}, every request",
             "ms",
             Stats(tuple(every)),
             Stats(tuple(floor_every)),
@@ -368,7 +405,7 @@ def figures_of(backend: str, together: Measured, floor: Measured) -> list[Figure
     figures.append(
         Figure(
             backend,
-            f"{CLIENTS} clients, failed requests",
+            f"{CLIENTS} clients {label}, failed requests",
             "requests",
             Stats.single(len(errors)),
             target=Target(0, "p95"),
@@ -400,8 +437,15 @@ def run(
                     db.release()
                     db.close()
                 with serving(backend) as base_url:
-                    together, floor = measure(base_url.rstrip("/"), paths)
-                figures.extend(figures_of(name, together, floor))
+                    paced, at_once, floor = measure(base_url.rstrip("/"), paths)
+                figures.extend(
+                    figures_of(name, paced, floor, label="browsing", target_on=True)
+                )
+                figures.extend(
+                    figures_of(
+                        name, at_once, floor, label="without pause", target_on=False
+                    )
+                )
     return figures
 
 

@@ -1001,4 +1001,3 @@ class SyncNotAllowedError(UserError):
                 user=user,
             )
         super().__init__(message)
-
