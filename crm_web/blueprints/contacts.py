@@ -112,9 +112,20 @@ def index() -> str:
         categories=categories,
         views=saved_views.list_views(web.db()),
         fields=translated_fields(),
+        row_text=row_text(),
         filter_args=FILTER_ARGS,
         can_share=bool(sharing_service.known_share_users(web.db())),
     )
+
+
+def row_text() -> dict[str, str]:
+    """Return the fixed words of a card row, translated once for the page."""
+    return {
+        "toggle": _("Show or hide the card"),
+        "edit_here": _("Edit here"),
+        "edit_page": _("Edit on its own page"),
+        "delete": _("Delete"),
+    }
 
 
 def translated_fields() -> list[Field]:
@@ -273,6 +284,7 @@ def _row_json(contact_id: int) -> dict[str, str]:
         "contacts/_row.html",
         c=view,
         fields=translated_fields(),
+        row_text=row_text(),
         categories=category_service.list_categories(web.db()),
         expanded=True,
     )
