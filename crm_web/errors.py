@@ -746,6 +746,38 @@ class ServerUnreachableError(UserError):
         )
 
 
+class ServerRefusedError(UserError):
+    status = HTTPStatus.SERVICE_UNAVAILABLE
+
+    def __init__(self, host: str, port: int) -> None:
+        super().__init__(
+            _(
+                "The computer at %(host)s refused the connection on port "
+                "%(port)s, so no MySQL server listens there. Check the port "
+                "(MySQL's default is 3306), that the MySQL server is running, "
+                "and that it accepts connections from the network (its "
+                "bind-address setting).",
+                host=host,
+                port=port,
+            )
+        )
+
+
+class ServerHostNotFoundError(UserError):
+    status = HTTPStatus.SERVICE_UNAVAILABLE
+
+    def __init__(self, host: str, port: int) -> None:
+        super().__init__(
+            _(
+                "The server name %(host)s could not be found, so port %(port)s "
+                "was not tried. Check the spelling of the name, or type the "
+                "server's IP address instead, such as 192.0.2.10.",
+                host=host,
+                port=port,
+            )
+        )
+
+
 class ServerAccessDeniedError(UserError):
     status = HTTPStatus.FORBIDDEN
 
@@ -763,19 +795,41 @@ class ServerAccessDeniedError(UserError):
 
 
 class ServerDatabaseDeniedError(UserError):
+    """MySQL error 1044: a missing database or one the user has no rights on.
+
+    MySQL returns this error in both cases to a user without rights on
+    the name, so the message names both. ``account`` is the account the
+    server matched, as 'user'@'host' from CURRENT_USER(), when known.
+    """
+
     status = HTTPStatus.FORBIDDEN
 
-    def __init__(self, host: str, database: str, user: str) -> None:
-        super().__init__(
-            _(
-                "The MySQL user “%(user)s” may not use the database "
-                "“%(database)s” on %(host)s. On the server run: GRANT ALL ON "
-                "`%(database)s`.* TO '%(user)s'@'%%';",
-                host=host,
+    def __init__(self, host: str, database: str, user: str, account: str = "") -> None:
+        cases = _(
+            "The MySQL server at %(host)s did not let the user “%(user)s” open "
+            "the database “%(database)s”. Either no database has that name, "
+            "so check the spelling, or the user has no rights on it.",
+            host=host,
+            database=database,
+            user=user,
+        )
+        if account:
+            grant = _(
+                "To give the rights, run on the server: GRANT ALL ON "
+                "`%(database)s`.* TO %(account)s;",
+                database=database,
+                account=account,
+            )
+        else:
+            grant = _(
+                "To give the rights, run on the server: GRANT ALL ON "
+                "`%(database)s`.* TO '%(user)s'@'%%'; and if this MySQL user "
+                "was created for one host, write that host in place of the %% "
+                "after @.",
                 database=database,
                 user=user,
             )
-        )
+        super().__init__(join_sentences([cases, grant]))
 
 
 class ServerDatabaseMissingError(UserError):
@@ -899,10 +953,26 @@ class ServerAdminRequiredError(UserError):
     def __init__(self, host: str, database: str) -> None:
         super().__init__(
             _(
-                "The database “%(database)s” on %(host)s already has an "
-                "administrator, so only an administrator of that server may "
-                "prepare it. Type the name and password of one of its "
-                "administrators, or ask your team's admin.",
+                "The database “%(database)s” on %(host)s already has "
+                "administrators, and none has that name and password. Only one "
+                "of them may prepare it: type the name and password of one of "
+                "its administrators, or ask your team's admin.",
+                host=host,
+                database=database,
+            )
+        )
+
+
+class ServerAdminPasswordError(UserError):
+    status = HTTPStatus.FORBIDDEN
+
+    def __init__(self, name: str, host: str, database: str) -> None:
+        super().__init__(
+            _(
+                "The password is wrong for “%(name)s”, an administrator of the "
+                "database “%(database)s” on %(host)s. Check the keyboard's "
+                "language and Caps Lock and try again.",
+                name=name,
                 host=host,
                 database=database,
             )

@@ -31,6 +31,7 @@ from crm_web.data import categories as category_data
 from crm_web.data import preferences as preference_data
 from crm_web.data import users as user_data
 from crm_web.data.db import Database, connect
+from crm_web.data.network import ServerConnectionError
 from crm_web.data.records import new_record
 from crm_web.data.schema import LATEST_VERSION, migrations, utcnow
 from crm_web.errors import (
@@ -41,17 +42,20 @@ from crm_web.errors import (
     NetworkSignInError,
     NetworkUserDisabledError,
     ServerAccessDeniedError,
+    ServerAdminPasswordError,
     ServerAdminRequiredError,
     ServerCharsetError,
     ServerDatabaseDeniedError,
     ServerDatabaseMissingError,
     ServerForeignTablesError,
+    ServerHostNotFoundError,
     ServerNeedsUpgradeError,
     ServerNotPreparedError,
+    ServerRefusedError,
     ServerSchemaTooNewError,
     ServerUnreachableError,
 )
-from crm_web.services import accounts, network, network_users
+from crm_web.services import accounts, network, network_server, network_users
 from crm_web.services.network import NetworkConfig, ServerAddress
 from crm_web.services.network_config import KEY_FILE
 from crm_web.services.network_server import parse_server_version
@@ -257,12 +261,44 @@ def test_clean_address_rejects(field: str, value: str) -> None:
 # --- check_server's errors ---------------------------------------------------
 
 
-def test_check_unreachable() -> None:
+def test_check_refused() -> None:
     address = address_for("r9crm", port=free_port())
-    with pytest.raises(ServerUnreachableError) as raised:
+    with pytest.raises(ServerRefusedError) as raised:
         network.check_server(address)
-    assert str(address.port) in raised.value.message
-    assert MYSQL_HOST in raised.value.message
+    assert f"{MYSQL_HOST} refused the connection on port {address.port}" in (
+        raised.value.message
+    )
+
+
+# PyMySQL's error 2003 texts: refused on Linux and Windows, an unknown host
+# name on Linux, macOS and Windows, and a timeout.
+@pytest.mark.parametrize(
+    ("reason", "expected"),
+    [
+        ("[Errno 111] Connection refused", ServerRefusedError),
+        (
+            "[WinError 10061] No connection could be made because the target "
+            "machine actively refused it",
+            ServerRefusedError,
+        ),
+        ("[Errno -2] Name or service not known", ServerHostNotFoundError),
+        (
+            "[Errno 8] nodename nor servname provided, or not known",
+            ServerHostNotFoundError,
+        ),
+        ("[Errno 11001] getaddrinfo failed", ServerHostNotFoundError),
+        ("timed out", ServerUnreachableError),
+    ],
+)
+def test_connection_error_names_cause(reason: str, expected: type) -> None:
+    address = address_for("r9crm", host="crm.example")
+    reason = f"Can't connect to MySQL server on 'crm.example' ({reason})"
+    error = network_server.connection_error(
+        address, ServerConnectionError(2003, reason)
+    )
+    assert type(error) is expected
+    assert "crm.example" in error.message
+    assert str(address.port) in error.message
 
 
 def test_check_access_denied(server: ServerAddress, mysql_user: str) -> None:
@@ -280,6 +316,36 @@ def test_check_database_denied(server: ServerAddress, mysql_user: str) -> None:
     assert f"GRANT ALL ON `{server.database}`.* TO '{mysql_user}'" in (
         raised.value.message
     )
+
+
+def test_check_misspelt_database_names_both_causes(
+    server: ServerAddress, mysql_user: str
+) -> None:
+    misspelt = server.database + "_typo"
+    address = address_for(misspelt, user=mysql_user, password=PASSWORD)
+    with pytest.raises(ServerDatabaseDeniedError) as raised:
+        network.check_server(address)
+    assert "no database has that name, so check the spelling" in raised.value.message
+    assert "the user has no rights on it" in raised.value.message
+
+
+def test_check_database_denied_grant_names_real_host(
+    server: ServerAddress, mysql_user: str
+) -> None:
+    address = address_for(server.database, user=mysql_user, password=PASSWORD)
+    with pytest.raises(ServerDatabaseDeniedError) as raised:
+        network.check_server(address)
+    grant = f"GRANT ALL ON `{server.database}`.* TO '{mysql_user}'@'127.0.0.1';"
+    assert grant in raised.value.message
+
+
+def test_database_denied_without_account_says_adapt_host() -> None:
+    error = network_server.connection_error(
+        address_for("r9crm", user="r9crm"),
+        ServerConnectionError(1044, "Access denied"),
+    )
+    assert "TO 'r9crm'@'%';" in error.message
+    assert "write that host in place of the %" in error.message
 
 
 def test_check_database_missing(server: ServerAddress) -> None:
@@ -400,8 +466,24 @@ def test_second_preparer_refused(prepared: ServerAddress) -> None:
 
 
 def test_preparer_with_wrong_admin_password_refused(prepared: ServerAddress) -> None:
-    with pytest.raises(ServerAdminRequiredError):
+    with pytest.raises(ServerAdminPasswordError) as raised:
         network.prepare_server(prepared, ADMIN, "not the password")
+    assert f"The password is wrong for “{ADMIN}”" in raised.value.message
+
+
+def test_preparer_non_admin_same_as_unknown(
+    prepared: ServerAddress, server_db: Database, boss: NetworkUser
+) -> None:
+    network_users.create_network_user(
+        server_db, boss, name="Tom", password=PASSWORD, role="user", rights=Rights()
+    )
+    server_db.release()
+    with pytest.raises(ServerAdminRequiredError) as non_admin:
+        network.prepare_server(prepared, "Tom", PASSWORD)
+    with pytest.raises(ServerAdminRequiredError) as unknown:
+        network.prepare_server(prepared, "Nobody", PASSWORD)
+    assert non_admin.value.message == unknown.value.message
+    assert "none has that name and password" in non_admin.value.message
 
 
 def test_prepare_rejects_short_password(server: ServerAddress) -> None:

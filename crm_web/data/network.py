@@ -70,6 +70,12 @@ def read_server_facts(db: Database) -> ServerFacts:
     return ServerFacts(version, str(charset or ""), tables, schema_version, server_uuid)
 
 
+def read_current_account(db: Database) -> str:
+    """Return the account the server matched the login to, as user@host."""
+    with server_errors():
+        return str(db.execute(text("SELECT CURRENT_USER()")).scalar_one())
+
+
 def get_schema_version(db: Database, tables: frozenset[str]) -> int | None:
     if migrations.name not in tables:
         return None

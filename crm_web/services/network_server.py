@@ -12,7 +12,7 @@ import re
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sqlalchemy.engine import make_url
 
@@ -25,11 +25,14 @@ from crm_web.data.schema import LATEST_VERSION, table_names
 from crm_web.errors import (
     DatabaseUnavailableError,
     ServerAccessDeniedError,
+    ServerAdminPasswordError,
     ServerAdminRequiredError,
     ServerCharsetError,
     ServerDatabaseDeniedError,
     ServerDatabaseMissingError,
     ServerForeignTablesError,
+    ServerHostNotFoundError,
+    ServerRefusedError,
     ServerSchemaTooNewError,
     ServerTooOldError,
     ServerUnreachableError,
@@ -42,9 +45,20 @@ log = logging.getLogger(__name__)
 
 # MySQL client and server error codes (see the MySQL error reference).
 UNREACHABLE = {2002, 2003, 2005, 2006, 2013}
+CANNOT_CONNECT = 2003
 ACCESS_DENIED = 1045
 DATABASE_DENIED = 1044
 UNKNOWN_DATABASE = 1049
+# PyMySQL reports a failed TCP connection as error 2003 with the OSError's
+# text, which differs by platform (Linux, macOS, Windows).
+REFUSED_TEXTS = ("Connection refused", "actively refused")
+UNKNOWN_HOST_TEXTS = (
+    "Name or service not known",
+    "nodename nor servname",
+    "getaddrinfo failed",
+    "No address associated with hostname",
+    "Temporary failure in name resolution",
+)
 
 # Oldest servers whose utf8mb4 index limits and JSON the schema relies on.
 MINIMUM_VERSIONS = {"MySQL": (5, 7), "MariaDB": (10, 3)}
@@ -115,7 +129,7 @@ def check_server(address: ServerAddress) -> ServerInfo:
 
 
 def _inspect(db: Database, address: ServerAddress) -> ServerInfo:
-    with translated_errors(address):
+    with translated_errors(address, look_up_account=True):
         facts = network_data.read_server_facts(db)
     version = parse_server_version(facts.version)
     if version is None:
@@ -168,9 +182,13 @@ def _admin_password_hash(
     if not network_data.has_user_with_password(db, tables):
         return accounts.hash_password(password)
     admin = network_data.find_admin_credentials(db, name)
-    stored = str(admin["password_hash"]) if admin else ""
-    if not accounts.password_matches(password, stored):
+    if admin is None:
+        # The same words for an unknown name and a user who is not an admin.
         raise ServerAdminRequiredError(address.host, address.database)
+    if not accounts.password_matches(password, str(admin["password_hash"])):
+        raise ServerAdminPasswordError(
+            str(admin["name"]), address.host, address.database
+        )
     return None
 
 
@@ -226,17 +244,34 @@ def address_of(db: Database) -> ServerAddress:
 
 
 @contextmanager
-def translated_errors(address: ServerAddress) -> Iterator[None]:
-    """Raise connection failures as the UserError that names their cause."""
+def translated_errors(
+    address: ServerAddress, *, look_up_account: bool = False
+) -> Iterator[None]:
+    """Raise connection failures as the UserError that names their cause.
+
+    With ``look_up_account``, a refused database (error 1044) connects
+    again without it to learn the account for the GRANT line, so
+    ``address`` must carry the password.
+    """
     try:
         with server_errors():
             yield
     except ServerConnectionError as error:
         log.warning("Shared server %s: %s", address.describe(), error.reason)
-        raise connection_error(address, error) from error
+        account = ""
+        if look_up_account and error.code == DATABASE_DENIED:
+            account = current_account(address)
+        raise connection_error(address, error, account=account) from error
 
 
-def connection_error(address: ServerAddress, error: ServerConnectionError) -> UserError:
+def connection_error(
+    address: ServerAddress, error: ServerConnectionError, *, account: str = ""
+) -> UserError:
+    """Return the UserError for a failure; ``account`` goes in a GRANT line."""
+    if error.code == CANNOT_CONNECT and _mentions(error.reason, REFUSED_TEXTS):
+        return ServerRefusedError(address.host, address.port)
+    if error.code == CANNOT_CONNECT and _mentions(error.reason, UNKNOWN_HOST_TEXTS):
+        return ServerHostNotFoundError(address.host, address.port)
     if error.code in UNREACHABLE:
         return ServerUnreachableError(
             address.host, address.port, CONNECT_TIMEOUT_SECONDS
@@ -244,7 +279,38 @@ def connection_error(address: ServerAddress, error: ServerConnectionError) -> Us
     if error.code == ACCESS_DENIED:
         return ServerAccessDeniedError(address.host, address.user)
     if error.code == DATABASE_DENIED:
-        return ServerDatabaseDeniedError(address.host, address.database, address.user)
+        return ServerDatabaseDeniedError(
+            address.host, address.database, address.user, account
+        )
     if error.code == UNKNOWN_DATABASE:
         return ServerDatabaseMissingError(address.host, address.database, address.user)
     return DatabaseUnavailableError(address.describe(), error.reason)
+
+
+def _mentions(reason: str, texts: tuple[str, ...]) -> bool:
+    folded = reason.casefold()
+    return any(text.casefold() in folded for text in texts)
+
+
+def current_account(address: ServerAddress) -> str:
+    """Return the MySQL account of a login as 'user'@'host', or "" if unknown.
+
+    It connects without a database, which a user with no rights on any
+    database may still do.
+    """
+    db = Database(replace(address, database="").url())
+    try:
+        found = network_data.read_current_account(db)
+    except ServerConnectionError as error:
+        log.warning("Cannot read CURRENT_USER() on %s: %s", address.host, error.reason)
+        return ""
+    finally:
+        db.close()
+    user, at, host = found.rpartition("@")
+    if not at:
+        return ""
+    return f"{_quoted(user)}@{_quoted(host)}"
+
+
+def _quoted(part: str) -> str:
+    return "'" + part.replace("\\", "\\\\").replace("'", "\\'") + "'"
