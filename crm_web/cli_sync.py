@@ -101,7 +101,11 @@ def _run_line(run: dict[str, Any], zone: ZoneInfo) -> str:
         f"sent {run['sent']}, received {run['received']}, "
         f"conflicts {run['conflicts']}, rejected {run['rejected']}"
     )
-    fields = [started, run["direction"], run["network_user"], counts, run["status"]]
+    status = run["status"]
+    if status == "running":
+        # A run whose process died stays "running" until the next run starts.
+        status += " (if no sync is running, it was interrupted)"
+    fields = [started, run["direction"], run["network_user"], counts, status]
     if run["message"]:
         fields.append(run["message"])
     return "\t".join(fields)

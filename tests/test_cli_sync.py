@@ -18,6 +18,7 @@ from sync_helpers import (
 )
 
 from crm_web.cli import main
+from crm_web.data import sync as sync_data
 from crm_web.data.db import Database, connect
 from crm_web.data.schema import contacts, sync_history
 from crm_web.services import categories as category_service
@@ -163,6 +164,22 @@ def test_status_lists_last_runs(
         "sent 1, received 0, conflicts 0, rejected 0",
         "done",
     ]
+
+
+def test_status_running_run_has_hint(
+    capsys: pytest.CaptureFixture[str],
+    terminal: Database,
+    data_dir: Path,
+    local_url: str,
+) -> None:
+    terminal.write(
+        lambda db: sync_data.insert_history(db, direction="upload", network_user="lily")
+    )
+    _code, out, _err = sync(capsys, data_dir, local_url, "status")
+    last_run = out.split("Last runs:\n", 1)[1].splitlines()[0]
+    assert last_run.split("\t")[-1] == (
+        "running (if no sync is running, it was interrupted)"
+    )
 
 
 @pytest.fixture

@@ -31,6 +31,7 @@ from sync_helpers import (
 )
 
 from crm_web.config import Settings
+from crm_web.data import sync as sync_data
 from crm_web.data import visibility
 from crm_web.data.db import Database
 from crm_web.data.preferences import upsert_preference
@@ -154,6 +155,48 @@ def test_history_row_after_upload(client: FlaskClient, terminal: Database) -> No
         )
     ]
     assert cells[1:8] == ["Upload", "lily", "1", "0", "0", "0", "Finished"]
+
+
+def history_cells(client: FlaskClient) -> list[str]:
+    """Return the first sync history row's cells as the page shows them."""
+    return [
+        " ".join(cell.text_content().split())
+        for cell in page_of(client, "/network/sync").xpath(
+            '//table[@id="sync-history"]/tbody/tr[1]/td'
+        )
+    ]
+
+
+def start_history_run(db: Database) -> None:
+    db.write(
+        lambda db: sync_data.insert_history(db, direction="upload", network_user="lily")
+    )
+
+
+def test_history_interrupted_in_chinese(client: FlaskClient, app_db: Database) -> None:
+    start_history_run(app_db)
+    app_db.write(sync_data.close_abandoned_history)
+    with client.session_transaction() as session:
+        session["language"] = "zh_CN"
+    message = history_cells(client)[8]
+    assert "interrupted" not in message
+    assert message.startswith("已中断")
+
+
+def test_history_keeps_message_code(client: FlaskClient, app_db: Database) -> None:
+    start_history_run(app_db)
+    app_db.write(sync_data.close_abandoned_history)
+    history_cells(client)
+    stored = app_db.execute(select(sync_history.c.message)).scalar_one()
+    app_db.release()
+    assert stored == "interrupted"
+
+
+def test_history_running_has_hint(client: FlaskClient, app_db: Database) -> None:
+    start_history_run(app_db)
+    assert history_cells(client)[7] == (
+        "Running (if no sync is running, it was interrupted)"
+    )
 
 
 def test_history_dates_in_user_zone(

@@ -68,7 +68,7 @@ def _overview() -> dict[str, Any]:
         "is_configured": sync_runs.is_configured(database, web.settings().data_dir),
         "pending": status.pending,
         "open_conflicts": status.open_conflicts,
-        "history": status.history,
+        "history": sync_display.shown_history(status.history),
         "running": jobs.running_job(JOB_KIND),
         "network_url": _network_url(),
     }

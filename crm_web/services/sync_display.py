@@ -57,6 +57,13 @@ STATUS_NAMES = {
     "done": _l("Finished"),
     "failed": _l("Failed"),
 }
+# Codes the sync stores as a history row's message. Any other message is
+# an error's sentence, stored in the language the run had.
+HISTORY_MESSAGES = {
+    "interrupted": _l(
+        "Interrupted: the app was closed or stopped before the run finished."
+    ),
+}
 
 COMMON_LABELS = {"deleted": _l("In the trash")}
 CONTACT_LABELS = {
@@ -121,6 +128,14 @@ class FieldRow:
     # The currency of each version, for the money kinds.
     mine_currency: str = ""
     theirs_currency: str = ""
+
+
+def shown_history(history: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Return sync history rows with their message codes in the user's words."""
+    return [
+        {**run, "message": str(HISTORY_MESSAGES.get(run["message"], run["message"]))}
+        for run in history
+    ]
 
 
 def field_label(table_name: str, column: str, custom_labels: Mapping[str, str]) -> str:
