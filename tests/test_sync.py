@@ -30,7 +30,7 @@ from crm_web.data.schema import (
     sync_history,
 )
 from crm_web.errors import NetworkUserDisabledError, SyncNotAllowedError
-from crm_web.services import accounts, search, sync, sync_conflicts
+from crm_web.services import accounts, search, sharing, sync, sync_conflicts
 from crm_web.services import categories as category_service
 from crm_web.services import comm_log as log_service
 from crm_web.services import contacts as contact_service
@@ -606,3 +606,83 @@ def test_history_times_are_utc(lily_db: Database, server: Database) -> None:
     assert row is not None
     now = datetime.now(UTC).replace(tzinfo=None)
     assert abs((now - row.started_at).total_seconds()) < 600
+
+
+def test_rejected_edit_kept_as_conflict(
+    tom_db: Database, server: Database, shared_world: dict[str, str]
+) -> None:
+    download(tom_db, server, "tom")
+    set_rights(server, "tom", may_edit_shared=False)
+    edit_contact(tom_db, shared_world["shared"], name="汤姆改的")
+    upload(tom_db, server, "tom")
+    kinds = [c.kind for c in sync_conflicts.list_conflicts(tom_db)]
+    assert kinds == ["rejected"]
+
+
+def test_rejected_edit_undone_by_keep_theirs(
+    tom_db: Database, server: Database, shared_world: dict[str, str]
+) -> None:
+    download(tom_db, server, "tom")
+    set_rights(server, "tom", may_edit_shared=False)
+    edit_contact(tom_db, shared_world["shared"], name="汤姆改的")
+    upload(tom_db, server, "tom")
+    (conflict,) = sync_conflicts.list_conflicts(tom_db)
+    sync_conflicts.resolve_conflict(
+        tom_db, conflict.id, keep="theirs", local_owner="Admin", region="CN"
+    )
+    assert name_of(tom_db, shared_world["shared"]) == "王芳"
+    assert upload(tom_db, server, "tom").rejected == 0
+
+
+def test_download_brings_owner_sharing(
+    tom_db: Database, server: Database, shared_world: dict[str, str]
+) -> None:
+    download(tom_db, server, "tom")
+    shared = sharing.sharing_of(tom_db, shared_world["shared"], "Admin")
+    assert (shared.owner, shared.users) == ("lily", ("tom",))
+
+
+def test_sharing_of_fetched_record_refused(
+    tom_db: Database, server: Database, shared_world: dict[str, str]
+) -> None:
+    download(tom_db, server, "tom")
+    admin = accounts.default_admin(tom_db)
+    with pytest.raises(sharing.NotYourRecordError):
+        sharing.set_contact_sharing(
+            tom_db,
+            contact_id(tom_db, shared_world["shared"]),
+            by=admin,
+            everyone=True,
+            users=[],
+        )
+
+
+def test_own_network_user_not_offered(
+    lily_db: Database, shared_world: dict[str, str]
+) -> None:
+    upsert = lily_db.write
+    upsert(lambda db: upsert_preference(db, "network_users", '["lily", "tom"]'))
+    assert sharing.known_share_users(lily_db, me="Admin") == ["tom"]
+
+
+def test_stopped_upload_keeps_counts(
+    lily_db: Database, server: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The contacts went up; the run died while sending the sales records."""
+    for number in range(3):
+        add_sale(lily_db, add_contact(lily_db, name=f"客户{number}"), "样品")
+    original = sync._UploadBatch.record
+    calls = {"count": 0}
+
+    def record_then_die(self: Any, local: Database, *, last: dict[str, Any]) -> None:
+        calls["count"] += 1
+        if calls["count"] == 2:
+            raise ConnectionError("network lost")
+        original(self, local, last=last)
+
+    monkeypatch.setattr(sync._UploadBatch, "record", record_then_die)
+    with pytest.raises(ConnectionError):
+        upload(lily_db, server, "lily")
+    row = lily_db.execute(select(sync_history)).first()
+    assert row is not None
+    assert (row.status, row.sent) == ("failed", 3)

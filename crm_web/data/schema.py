@@ -551,7 +551,7 @@ sync_conflicts = Table(
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("record_uuid", String(36), nullable=False),
     Column("table_name", String(20), nullable=False),
-    # edited | deleted_here | deleted_there
+    # edited | deleted_here | deleted_there | rejected
     Column("kind", String(20), nullable=False),
     Column("mine", _LONG_TEXT, nullable=False),
     Column("theirs", _LONG_TEXT, nullable=False),

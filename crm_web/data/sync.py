@@ -56,6 +56,9 @@ LOCAL_ONLY = frozenset({"id", "revision", "import_uuid", "owner", "version"})
 # Columns left out when deciding whether two copies say the same thing.
 NOT_COMPARED = frozenset({"created_at", "updated_at"})
 BATCH = 500
+# The network user this terminal last synced as (a preference): records
+# whose server owner is someone else keep the sharing that owner set.
+NETWORK_USER_PREFERENCE = "sync_network_user"
 # Rows fetched per query by a download: fewer round trips, bounded memory.
 DOWNLOAD_BATCH = 2000
 
@@ -323,6 +326,24 @@ def upsert_states(db: Database, states: Sequence[dict[str, Any]]) -> None:
     db.execute(sync_state.insert(), list(states))
 
 
+def find_foreign_owners(db: Database, uuids: Sequence[str]) -> dict[str, str]:
+    """Return uuid -> owner for records another network user owns on the server."""
+    me = get_preference(db, NETWORK_USER_PREFERENCE)
+    if me is None:
+        return {}
+    found: dict[str, str] = {}
+    for start in range(0, len(uuids), BATCH):
+        rows = db.execute(
+            select(sync_state.c.record_uuid, sync_state.c.server_owner).where(
+                sync_state.c.record_uuid.in_(uuids[start : start + BATCH]),
+                sync_state.c.server_owner != me,
+                sync_state.c.server_owner != "",
+            )
+        )
+        found.update({record_uuid: owner for record_uuid, owner in rows})
+    return found
+
+
 def set_local_revision(db: Database, uuids: Sequence[str], revision: int) -> None:
     for start in range(0, len(uuids), BATCH):
         db.execute(
@@ -484,6 +505,12 @@ def finish_history(db: Database, history_id: int, **values: Any) -> None:
         update(sync_history)
         .where(sync_history.c.id == history_id)
         .values(finished_at=utcnow(), **values)
+    )
+
+
+def update_history_counts(db: Database, history_id: int, **counts: int) -> None:
+    db.execute(
+        update(sync_history).where(sync_history.c.id == history_id).values(**counts)
     )
 
 

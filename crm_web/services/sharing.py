@@ -27,6 +27,7 @@ from crm_web.data import comm_logs as log_data
 from crm_web.data import contacts as contact_data
 from crm_web.data import preferences as preference_data
 from crm_web.data import sales as sale_data
+from crm_web.data import sync as sync_data
 from crm_web.data import users as user_data
 from crm_web.data import visibility
 from crm_web.data.db import Database
@@ -103,9 +104,11 @@ def choice_of(form: Any) -> ShareChoice:
 
 
 def sharing_of(db: Database, record_uuid: str, owner: str) -> Sharing:
+    """Return a record's sharing; its owner is the server's for a fetched one."""
     shared = visibility.shares_of(db, [record_uuid]).get(record_uuid, [])
+    foreign = sync_data.find_foreign_owners(db, [record_uuid])
     return Sharing(
-        owner=owner,
+        owner=foreign.get(record_uuid, owner),
         everyone=visibility.EVERYONE in shared,
         users=tuple(u for u in shared if u != visibility.EVERYONE),
     )
@@ -127,6 +130,7 @@ def set_contact_sharing(
         raise NotFoundError(_("Contact"), contact_id)
     if not by.is_admin and contact["owner"] != by.name:
         raise NotYourRecordError(contact["owner"])
+    _refuse_foreign(db, contact["uuid"])
     local = {u["name"] for u in user_data.find_users(db)}
     if owner and owner not in local:
         raise InvalidValueError(
@@ -238,6 +242,7 @@ def _set_record_sharing(
 ) -> Sharing:
     if not by.is_admin and row["owner"] != by.name:
         raise NotYourRecordError(row["owner"])
+    _refuse_foreign(db, row["uuid"])
     check_users(db, choice.users)
     shares = choice.shares(row["owner"])
     db.write(lambda db: visibility.share_records(db, table, [row["uuid"]], shares))
@@ -253,12 +258,14 @@ def known_share_users(db: Database, *, me: str | None = None) -> list[str]:
     """Return the names records can be shared with, sorted, without ``me``.
 
     These are the local users and the network users this terminal learnt
-    when it last signed in to the shared server. ``me`` defaults to the
-    user of the current request.
+    when it last signed in to the shared server, without the network user
+    it syncs as. ``me`` defaults to the user of the current request.
     """
     if me is None:
         me = _request_user_name()
-    return sorted(_shareable_names(db) - {me, ""})
+    # The network user this terminal syncs as is the same person as its user.
+    myself = sync_data.get_preference(db, sync_data.NETWORK_USER_PREFERENCE) or ""
+    return sorted(_shareable_names(db) - {me, myself, ""})
 
 
 def check_users(db: Database, users: Iterable[str]) -> list[str]:
@@ -406,7 +413,12 @@ def _bulk_changes(
     belong to others. A contact never lists its own owner among its users.
     """
     owners = visibility.find_owners(db, contacts, uuids)
-    mine = [u for u in uuids if by.is_admin or owners.get(u) == by.name]
+    foreign = sync_data.find_foreign_owners(db, uuids)
+    mine = [
+        u
+        for u in uuids
+        if (by.is_admin or owners.get(u) == by.name) and u not in foreign
+    ]
     current = visibility.shares_of(db, mine)
     changes: dict[tuple[str, ...], list[str]] = {}
     for uuid in mine:
@@ -414,3 +426,14 @@ def _bulk_changes(
         if tuple(sorted(current.get(uuid, []))) != shares:
             changes.setdefault(shares, []).append(uuid)
     return changes, len(uuids) - len(mine)
+
+
+def _refuse_foreign(db: Database, record_uuid: str) -> None:
+    """Refuse to change the sharing of a record another network user owns.
+
+    A record fetched from the shared server keeps the sharing its owner
+    set there; a change made here would never be sent.
+    """
+    owner = sync_data.find_foreign_owners(db, [record_uuid]).get(record_uuid)
+    if owner:
+        raise NotYourRecordError(owner)

@@ -31,7 +31,7 @@ from crm_web.data.db import Database
 from crm_web.data.preferences import upsert_preference
 from crm_web.data.records import next_revision
 from crm_web.data.schema import contacts, utcnow
-from crm_web.data.sync import TABLES
+from crm_web.data.sync import NETWORK_USER_PREFERENCE, TABLES
 from crm_web.errors import (
     NetworkUserDisabledError,
     ServerNotPreparedError,
@@ -175,6 +175,11 @@ def is_same(table: Table, one: dict[str, Any], other: dict[str, Any]) -> bool:
 
 
 def conflict_kind(mine: dict[str, Any], theirs: dict[str, Any]) -> str:
+    """Return edited, deleted_here or deleted_there.
+
+    The fourth kind, rejected, is an edit the server refused because the
+    user may not change records others shared with them.
+    """
     if mine["deleted"] and not theirs["deleted"]:
         return "deleted_here"
     if theirs["deleted"] and not mine["deleted"]:
@@ -258,6 +263,14 @@ class _Run:
         )
         if not allowed:
             raise SyncNotAllowedError(self.user.name, direction)
+        if sync_data.get_preference(self.local, NETWORK_USER_PREFERENCE) != (
+            self.user.name
+        ):
+            self.local.write(
+                lambda db: upsert_preference(
+                    db, NETWORK_USER_PREFERENCE, self.user.name
+                )
+            )
 
     def _finish(self, *, status: str, message: str) -> None:
         summary = self.summary
@@ -279,6 +292,18 @@ class _Run:
         self.server.release()
         log.info(
             "Sync %s as %s %s: %s", summary.direction, self.user.name, status, detail
+        )
+
+    def save_counts(self, local: Database) -> None:
+        """Store the counts so far, so a run that dies half-way shows them."""
+        summary = self.summary
+        sync_data.update_history_counts(
+            local,
+            summary.history_id,
+            sent=summary.sent,
+            received=summary.received,
+            conflicts=summary.conflicts,
+            rejected=summary.rejected,
         )
 
     def _advance(self, count: int) -> None:
@@ -368,7 +393,7 @@ class _Run:
                 condition=condition,
                 limit=sync_data.DOWNLOAD_BATCH,
             )
-            shares = self._own_shares(rows)
+            shares = sync_data.find_shares(self.server, sync_data.uuids_of(rows))
             self.server.release()
             if not rows:
                 return arrived
@@ -395,15 +420,11 @@ class _Run:
                 contact_uuids[start : start + sync_data.BATCH],
                 condition=condition,
             )
-            shares = self._own_shares(rows)
+            shares = sync_data.find_shares(self.server, sync_data.uuids_of(rows))
             self.server.release()
             if rows:
                 batch = _DownloadBatch(self, name, table, rows, shares)
                 self.local.write(partial(batch.apply, mark=False))
-
-    def _own_shares(self, rows: list[dict[str, Any]]) -> dict[str, tuple[str, ...]]:
-        own = [row["uuid"] for row in rows if row.get("owner") == self.user.name]
-        return sync_data.find_shares(self.server, own)
 
 
 class _UploadBatch:
@@ -430,7 +451,8 @@ class _UploadBatch:
         self.new_states: list[dict[str, Any]] = []
         self.conflicts: list[tuple[str, dict[str, Any], dict[str, Any]]] = []
         self.sent = 0
-        self.rejected: list[dict[str, Any]] = []
+        # Rows this user may not change on the server, with the server's copy.
+        self.rejected: list[tuple[dict[str, Any], dict[str, Any]]] = []
 
     def send(self, server: Database) -> None:
         """Write the batch to the server (the whole call is one transaction)."""
@@ -461,7 +483,7 @@ class _UploadBatch:
                 self._keep(row, version=theirs["version"], owner=theirs["owner"])
             elif state is not None and theirs["version"] == state["server_version"]:
                 if row["uuid"] not in editable:
-                    self.rejected.append(row)
+                    self.rejected.append((row, theirs))
                     continue
                 updates.append(
                     {
@@ -479,6 +501,13 @@ class _UploadBatch:
             else:
                 self.conflicts.append((conflict_kind(row, theirs), row, theirs))
         self._write(server, inserts, updates, own_shares)
+        self._read_rejected(server)
+
+    def _read_rejected(self, server: Database) -> None:
+        """Replace the partial server rows of rejected records with whole ones."""
+        uuids = [row["uuid"] for row, _theirs in self.rejected]
+        whole = sync_data.find_by_uuids(server, self.table, uuids)
+        self.rejected = [(row, whole[row["uuid"]]) for row, _theirs in self.rejected]
 
     def _server_rows(self, server: Database) -> dict[str, dict[str, Any]]:
         """Lock the batch's server rows; read in full only those compared.
@@ -571,9 +600,20 @@ class _UploadBatch:
         summary.sent += self.sent
         summary.conflicts += len(self.conflicts)
         summary.rejected += len(self.rejected)
-        for row in self.rejected:
+        for row, theirs in self.rejected:
+            # Kept with the conflicts, so the edit is not left behind unseen:
+            # "keep theirs" there takes the server's version back.
+            sync_data.upsert_conflict(
+                local,
+                table_name=self.name,
+                kind="rejected",
+                mine=row,
+                theirs=theirs,
+                server_version=theirs["version"],
+            )
             if len(summary.rejected_names) < NAMED_REJECTIONS:
                 summary.rejected_names.append(record_label(self.name, row))
+        self.run.save_counts(local)
 
 
 class _DownloadBatch:
@@ -646,8 +686,8 @@ class _DownloadBatch:
                 continue
             received += 1
             new_states.append(self._state(theirs, revision))
-            if theirs["owner"] == self.run.user.name:
-                shares[uuid] = self.shares.get(uuid, ())
+            # Who the owner shared it with shows here as on the server.
+            shares[uuid] = self.shares.get(uuid, ())
         if self.name == "categories":
             _merge_same_named_categories(local, inserts)
         sync_data.insert_records(local, self.table, inserts)
@@ -658,6 +698,7 @@ class _DownloadBatch:
             _set_mark(local, "down", self.name, self.rows[-1])
         self.run.summary.received += received
         self.run.summary.conflicts += conflicts
+        self.run.save_counts(local)
 
     def _local_row(self, theirs: dict[str, Any], revision: int) -> dict[str, Any]:
         row = {

@@ -38,6 +38,7 @@ KIND_NAMES = {
     "edited": _l("Changed on both sides"),
     "deleted_here": _l("Deleted here, changed on the server"),
     "deleted_there": _l("Changed here, deleted on the server"),
+    "rejected": _l("Changed here, read-only on the server"),
 }
 KIND_EXPLANATIONS = {
     "edited": _l(
@@ -49,6 +50,12 @@ KIND_EXPLANATIONS = {
     ),
     "deleted_there": _l(
         "It was deleted on the server, but you changed it here since the last sync."
+    ),
+    "rejected": _l(
+        "You changed a record that others shared with you, and your network "
+        "user may only read such records, so the server kept its version. "
+        "Keep theirs to take the server's version back here, or ask your "
+        "team's admin for the right to change shared records."
     ),
 }
 DIRECTIONS = {"upload": _l("Upload"), "download": _l("Download")}
