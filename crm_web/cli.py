@@ -14,8 +14,8 @@ from typing import Any
 from flask import Flask
 
 from crm_web import create_app
-from crm_web.config import ENVIRONMENT, load_settings
-from crm_web.errors import UserError
+from crm_web.config import ENVIRONMENT, chosen_data_dir, load_settings
+from crm_web.errors import DataFolderMissingError, UserError
 from crm_web.logs import configure_logging
 from crm_web.services.search import warm_index
 
@@ -24,9 +24,11 @@ log = logging.getLogger(__name__)
 POLICIES = ("skip", "update", "overwrite", "create")
 SYNC_EXIT_CODES = (
     "Exit status: 0 when done and no conflict is open; 1 when the sync could "
-    "not run (the message says why); 2 when conflicts remain to be resolved "
-    "on the Network page."
+    "not run (the message says why); 2 for a usage error, such as an unknown "
+    "action; 3 when conflicts remain to be resolved on the Network page."
 )
+# `r9crm sync` exits with this while conflicts remain; argparse uses 2.
+SYNC_CONFLICTS_EXIT = 3
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -404,15 +406,24 @@ class PasswordMismatchError(UserError):
 
 
 def cmd_sync(args: argparse.Namespace) -> int:
+    from flask import session
+
     from crm_web import web
     from crm_web.cli_sync import print_status, print_summary, run_sync
 
+    data_dir = chosen_data_dir(args.data_dir)
+    if not data_dir.is_dir():
+        # A mistyped --data-dir would otherwise become a new, empty CRM.
+        print(DataFolderMissingError(str(data_dir)).message, file=sys.stderr)
+        return 1
     app = _app(args)
     with app.test_request_context():
+        # r9crm sync prints English, whatever the app's language.
+        session["language"] = "en"
         db = web.db()
         try:
             if args.action == "status":
-                open_conflicts = print_status(db)
+                open_conflicts = print_status(db, web.settings().data_dir)
             else:
                 result = run_sync(
                     db, web.settings().data_dir, args.action, local_owner=web.owner()
@@ -421,7 +432,7 @@ def cmd_sync(args: argparse.Namespace) -> int:
         except UserError as error:
             print(error.message, file=sys.stderr)
             return 1
-    return 2 if open_conflicts else 0
+    return SYNC_CONFLICTS_EXIT if open_conflicts else 0
 
 
 def _json_value(value: object) -> str:

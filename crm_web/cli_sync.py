@@ -74,11 +74,15 @@ def print_summary(result: SyncResult) -> int:
     return result.open_conflicts
 
 
-def print_status(db: Database) -> int:
-    """Print pending records, open conflicts and the last runs.
+def print_status(db: Database, data_dir: Path) -> int:
+    """Print the data folder, pending records, open conflicts and the last runs.
 
-    Return the number of open conflicts.
+    Return the number of open conflicts. Without a saved server and network
+    user it raises the error an upload would.
     """
+    sync_runs.check_configured(db, data_dir)
+    # Printed so that a mistyped --data-dir shows.
+    print(f"Data folder: {data_dir}")
     status = sync.sync_status(db)
     pending = ", ".join(
         f"{label} {status.pending.get(name, 0)}" for name, label in AREA_NAMES.items()

@@ -71,15 +71,26 @@ class Settings:
         return self.database_url.startswith("sqlite")
 
 
+def chosen_data_dir(data_dir: str | os.PathLike[str] | None = None) -> Path:
+    """Return the absolute data folder: the argument, CRM_DATA_DIR or the default.
+
+    Unlike ``load_settings`` it creates nothing.
+    """
+    chosen_dir = data_dir or os.environ.get("CRM_DATA_DIR") or default_data_dir()
+    return Path(chosen_dir).expanduser().resolve()
+
+
 def load_settings(
     *,
     data_dir: str | os.PathLike[str] | None = None,
     database_url: str | None = None,
     testing: bool = False,
 ) -> Settings:
-    """Build settings from arguments, falling back to the environment."""
-    chosen_dir = data_dir or os.environ.get("CRM_DATA_DIR") or default_data_dir()
-    folder = Path(chosen_dir).expanduser().resolve()
+    """Build settings from arguments, falling back to the environment.
+
+    The data folder is created when missing.
+    """
+    folder = chosen_data_dir(data_dir)
     folder.mkdir(parents=True, exist_ok=True)
 
     url = database_url or os.environ.get("CRM_DATABASE_URL")

@@ -1052,6 +1052,22 @@ class NetworkPasswordsLostError(UserError):
         )
 
 
+class DataFolderMissingError(UserError):
+    """``r9crm sync`` was given a data folder that does not exist."""
+
+    status = HTTPStatus.NOT_FOUND
+
+    def __init__(self, folder: str) -> None:
+        super().__init__(
+            _(
+                "The data folder %(folder)s does not exist, so it has no saved "
+                "shared server, and nothing was created. Check the path given "
+                "with --data-dir or CRM_DATA_DIR.",
+                folder=folder,
+            )
+        )
+
+
 class SyncNotAllowedError(UserError):
     """The network user lacks the right to upload or download."""
 

@@ -20,6 +20,7 @@ from sync_helpers import (
 from crm_web.cli import main
 from crm_web.data import sync as sync_data
 from crm_web.data.db import Database, connect
+from crm_web.data.preferences import upsert_preference
 from crm_web.data.schema import contacts, sync_history
 from crm_web.services import categories as category_service
 from crm_web.services import search
@@ -192,18 +193,18 @@ def conflict(terminal: Database, server: Database, data_dir: Path) -> str:
     return record
 
 
-def test_upload_with_conflict_exits_2(
+def test_upload_with_conflict_exits_3(
     capsys: pytest.CaptureFixture[str],
     conflict: str,
     data_dir: Path,
     local_url: str,
 ) -> None:
     code, out, _err = sync(capsys, data_dir, local_url, "upload")
-    assert code == 2
+    assert code == 3
     assert "Open conflicts: 1." in out
 
 
-def test_status_with_conflict_exits_2(
+def test_status_with_conflict_exits_3(
     capsys: pytest.CaptureFixture[str],
     conflict: str,
     data_dir: Path,
@@ -211,7 +212,7 @@ def test_status_with_conflict_exits_2(
 ) -> None:
     sync(capsys, data_dir, local_url, "upload")
     code, _out, _err = sync(capsys, data_dir, local_url, "status")
-    assert code == 2
+    assert code == 3
 
 
 def test_download_without_right_exits_1(
@@ -254,7 +255,62 @@ def test_help_documents_exit_codes(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as stopped:
         main(["sync", "--help"])
     assert stopped.value.code == 0
-    assert "2 when conflicts remain" in " ".join(capsys.readouterr().out.split())
+    shown = " ".join(capsys.readouterr().out.split())
+    assert "2 for a usage error" in shown
+    assert "3 when conflicts remain" in shown
+
+
+def test_unknown_action_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as stopped:
+        main(["sync", "uplaod"])
+    assert stopped.value.code == 2
+
+
+def test_status_without_server_exits_1(
+    capsys: pytest.CaptureFixture[str], data_dir: Path, local_url: str
+) -> None:
+    code, out, err = sync(capsys, data_dir, local_url, "status")
+    assert code == 1
+    assert "no shared server" in err
+    assert "No upload or download yet." not in out
+
+
+def test_status_prints_data_folder(
+    capsys: pytest.CaptureFixture[str],
+    terminal: Database,
+    data_dir: Path,
+    local_url: str,
+) -> None:
+    _code, out, _err = sync(capsys, data_dir, local_url, "status")
+    assert f"Data folder: {data_dir}" in out.splitlines()
+
+
+def test_missing_data_dir_exits_1(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    mistyped = tmp_path / "dta"
+    code = main(["--data-dir", str(mistyped), "sync", "status"])
+    assert code == 1
+    assert f"The data folder {mistyped} does not exist" in capsys.readouterr().err
+
+
+def test_missing_data_dir_not_created(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    mistyped = tmp_path / "dta"
+    main(["--data-dir", str(mistyped), "sync", "upload"])
+    assert not mistyped.exists()
+
+
+def test_messages_english_in_chinese_app(
+    capsys: pytest.CaptureFixture[str], data_dir: Path, local_url: str
+) -> None:
+    database = connect(local_url)
+    database.write(lambda db: upsert_preference(db, "language", "zh_CN"))
+    database.release()
+    database.close()
+    _code, _out, err = sync(capsys, data_dir, local_url, "upload")
+    assert "This computer has no shared server set up" in err
 
 
 def test_upload_progress_ends_at_total(

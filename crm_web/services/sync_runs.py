@@ -13,7 +13,7 @@ from typing import Any
 
 from crm_web.data import sync as sync_data
 from crm_web.data.db import Database
-from crm_web.errors import SyncNotAllowedError
+from crm_web.errors import NetworkNotConfiguredError, SyncNotAllowedError
 from crm_web.services import sync
 from crm_web.services.network import open_network
 from crm_web.services.network_config import load_network_config
@@ -48,6 +48,12 @@ def is_configured(db: Database, data_dir: Path) -> bool:
     """Return whether a server is saved and a network user signed in."""
     config = load_network_config(db, data_dir)
     return config is not None and bool(config.network_user)
+
+
+def check_configured(db: Database, data_dir: Path) -> None:
+    """Raise NetworkNotConfiguredError unless a server and network user are saved."""
+    if not is_configured(db, data_dir):
+        raise NetworkNotConfiguredError()
 
 
 def open_sync(
