@@ -44,10 +44,15 @@ def run_sync(
 
 
 def _progress(direction: str) -> Progress:
+    # The engine counts every record it checks, sent or not.
     def report(done: int, total: int) -> None:
         if not total:
             return
-        print(f"{direction}: {done} of {total} records", file=sys.stderr, flush=True)
+        print(
+            f"{direction}: {done} of {total} records checked",
+            file=sys.stderr,
+            flush=True,
+        )
 
     return report
 

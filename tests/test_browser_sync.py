@@ -79,7 +79,7 @@ def test_upload_shows_progress_then_summary(
     page.locator("#sync-upload").click()
 
     # The contact went up, and the sales record waits for the held counter.
-    expect(page.locator("#sync-progress")).to_have_text("1 of 2 records")
+    expect(page.locator("#sync-progress")).to_have_text("1 of 2 records checked")
     expect(page.locator("#sync-bar")).to_have_attribute("aria-valuenow", "50")
     sales_counter_lock.commit()
 

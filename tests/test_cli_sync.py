@@ -96,7 +96,7 @@ def test_upload_progress_on_stderr(
 ) -> None:
     add_contact(terminal, name="王芳")
     _code, out, err = sync(capsys, data_dir, local_url, "upload")
-    assert "upload: 1 of 1 records" in err
+    assert "upload: 1 of 1 records checked" in err
     assert "of 1 records" not in out
 
 
@@ -328,4 +328,7 @@ def test_upload_progress_ends_at_total(
     progress = [line for line in err.splitlines() if line.startswith("upload: ")]
     # The three categories fetched first get new revisions here, so they are
     # counted, but the contacts are still to go when they are done.
-    assert progress == ["upload: 3 of 6 records", "upload: 6 of 6 records"]
+    assert progress == [
+        "upload: 3 of 6 records checked",
+        "upload: 6 of 6 records checked",
+    ]

@@ -6,6 +6,7 @@ a MariaDB server database of the test's own.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from http import HTTPStatus
 from pathlib import Path
@@ -17,6 +18,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 from sync_helpers import (
+    JOB_SECONDS,
     add_contact,
     add_sale,
     delete_contact,
@@ -521,6 +523,24 @@ def test_failed_job_shows_message(client: FlaskClient, terminal: Database) -> No
     wait_for_job(job.id)
     doc = page_of(client, f"/network/sync/jobs/{job.id}")
     assert "“lily” is disabled" in text(doc, "sync-error")
+
+
+def test_running_job_counts_checked_records(client: FlaskClient) -> None:
+    counted, release = threading.Event(), threading.Event()
+
+    def work(job: jobs.Job) -> None:
+        job.progress, job.total = 1, 2
+        counted.set()
+        release.wait(JOB_SECONDS)
+
+    job = jobs.start_job("sync", work, info={"direction": "upload"})
+    try:
+        assert counted.wait(JOB_SECONDS)
+        doc = page_of(client, f"/network/sync/jobs/{job.id}")
+    finally:
+        release.set()
+        wait_for_job(job.id)
+    assert text(doc, "sync-progress") == "1 of 2 records checked"
 
 
 def test_job_of_other_kind_not_found(client: FlaskClient) -> None:
