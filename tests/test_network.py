@@ -834,6 +834,15 @@ def test_page_test_connection_in_chinese(
     assert "连接正常" in page
 
 
+def test_page_test_saved_server_says_prepare(
+    client: FlaskClient, server: ServerAddress
+) -> None:
+    client.post("/network/save", data=server_form(server))
+    page = client.post("/network/test", data=server_form(server)).get_data(as_text=True)
+    assert "Click Prepare server below." in page
+    assert "Save the server, then" not in page
+
+
 def test_page_test_shows_error(client: FlaskClient, server: ServerAddress) -> None:
     form = server_form(server, database=server.database + "_missing")
     page = client.post("/network/test", data=form).get_data(as_text=True)
@@ -911,6 +920,80 @@ def test_page_users_in_chinese(client: FlaskClient, prepared: ServerAddress) -> 
     switch_language(client, "zh_CN")
     page = client.get("/network/users").get_data(as_text=True)
     assert "网络用户" in page
+
+
+def test_page_users_hint_without_categories(
+    client: FlaskClient, prepared: ServerAddress
+) -> None:
+    client.post("/network/save", data=server_form(prepared))
+    client.post("/network/sign-in", data={"name": ADMIN, "password": PASSWORD})
+    page = client.get("/network/users").get_data(as_text=True)
+    assert "No categories on the server yet" in page
+    assert 'name="categories"' not in page
+
+
+def test_page_users_lists_categories(
+    client: FlaskClient, prepared: ServerAddress, server_db: Database
+) -> None:
+    add_category(server_db, "VIP")
+    server_db.release()
+    client.post("/network/save", data=server_form(prepared))
+    client.post("/network/sign-in", data={"name": ADMIN, "password": PASSWORD})
+    page = client.get("/network/users").get_data(as_text=True)
+    assert ">VIP</option>" in page
+    assert "No categories on the server yet" not in page
+
+
+def has_users_button(client: FlaskClient) -> bool:
+    page = client.get("/network/").get_data(as_text=True)
+    return 'id="network-users"' in page
+
+
+def test_page_users_button_for_admin(
+    client: FlaskClient, prepared: ServerAddress
+) -> None:
+    client.post("/network/save", data=server_form(prepared))
+    client.post("/network/sign-in", data={"name": ADMIN, "password": PASSWORD})
+    assert has_users_button(client) is True
+
+
+def test_page_users_button_hidden_from_user(
+    client: FlaskClient,
+    prepared: ServerAddress,
+    server_db: Database,
+    boss: NetworkUser,
+) -> None:
+    network_users.create_network_user(
+        server_db, boss, name="Tom", password=PASSWORD, role="user", rights=Rights()
+    )
+    client.post("/network/save", data=server_form(prepared))
+    client.post("/network/sign-in", data={"name": "Tom", "password": PASSWORD})
+    assert has_users_button(client) is False
+
+
+def test_page_users_button_hidden_after_demotion(
+    client: FlaskClient,
+    prepared: ServerAddress,
+    server_db: Database,
+    boss: NetworkUser,
+) -> None:
+    tom = network_users.create_network_user(
+        server_db, boss, name="Tom", password=PASSWORD, role="admin", rights=Rights()
+    )
+    client.post("/network/save", data=server_form(prepared))
+    client.post("/network/sign-in", data={"name": "Tom", "password": PASSWORD})
+    network_users.set_network_role(server_db, boss, tom, "user")
+    server_db.release()
+    client.get("/network/users")
+    assert has_users_button(client) is False
+
+
+def test_page_error_links_network(app: Flask) -> None:
+    # Without the page's CSRF token, the form is rejected on the error page.
+    form = server_form(address_for("r9crm"))
+    response = app.test_client().post("/network/save", data=form)
+    assert response.status_code == HTTPStatus.BAD_REQUEST
+    assert 'id="error-back" href="/network/">' in response.get_data(as_text=True)
 
 
 def test_page_users_not_signed_in(client: FlaskClient) -> None:

@@ -283,6 +283,19 @@ def test_upload_without_server_explains(client: FlaskClient) -> None:
     assert "no shared server" in response.get_data(as_text=True)
 
 
+def back_link(response: Any) -> tuple[str, str]:
+    """Return the error page's link back: its address and its text."""
+    doc = lxml.html.fromstring(response.get_data(as_text=True))
+    link = doc.get_element_by_id("error-back")
+    return link.get("href"), link.text_content().strip()
+
+
+def test_upload_error_links_network(client: FlaskClient) -> None:
+    response = client.post("/network/sync/upload")
+    assert response.status_code == HTTPStatus.CONFLICT
+    assert back_link(response) == ("/network/", "Network")
+
+
 def test_sync_pages_admin_only(
     app: Flask, client: FlaskClient, app_db: Database
 ) -> None:
@@ -447,6 +460,16 @@ def test_resolved_conflict_is_not_found(
     assert client.get(f"/network/conflicts/{found}").status_code == (
         HTTPStatus.NOT_FOUND
     )
+
+
+def test_resolved_conflict_error_links_conflicts(
+    client: FlaskClient, terminal: Database, edited_conflict: str
+) -> None:
+    found = conflict_id(terminal)
+    client.post(f"/network/conflicts/{found}", data={"keep": "theirs"})
+    again = client.post(f"/network/conflicts/{found}", data={"keep": "theirs"})
+    assert again.status_code == HTTPStatus.NOT_FOUND
+    assert back_link(again) == ("/network/conflicts", "Conflicts")
 
 
 def test_deleted_here_explained(

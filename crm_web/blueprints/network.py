@@ -23,6 +23,12 @@ bp = Blueprint("network", __name__, url_prefix="/network")
 SERVER_FIELDS = ("host", "port", "database", "user")
 
 
+@bp.context_processor
+def error_back_link() -> dict[str, Any]:
+    """Give the error page of these pages a link back to the Network page."""
+    return {"error_back": {"url": url_for(".index"), "label": _("Network")}}
+
+
 def _data_dir() -> Path:
     return web.settings().data_dir
 
@@ -39,7 +45,10 @@ def _typed_address() -> ServerAddress:
 
 
 def _page(
-    *, typed: dict[str, str] | None = None, info: ServerInfo | None = None
+    *,
+    typed: dict[str, str] | None = None,
+    info: ServerInfo | None = None,
+    tested_saved: bool = False,
 ) -> str:
     saved = network.load_network_config(web.db(), _data_dir())
     if typed is None and saved is not None:
@@ -51,6 +60,7 @@ def _page(
         saved=saved,
         values=typed or {"port": str(DEFAULT_PORT)},
         info=info,
+        tested_saved=tested_saved,
         min_password=accounts.MIN_PASSWORD_CHARS,
     )
 
@@ -74,7 +84,8 @@ def test() -> str:
     except UserError as error:
         flash(error.message, "error")
         return _page(typed=typed)
-    return _page(typed=typed, info=info)
+    is_saved = network.is_saved_server(web.db(), _data_dir(), address)
+    return _page(typed=typed, info=info, tested_saved=is_saved)
 
 
 @bp.post("/save")

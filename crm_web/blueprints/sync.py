@@ -45,6 +45,7 @@ bp = Blueprint("sync", __name__, url_prefix="/network")
 JOB_KIND = "sync"
 # The Network page's endpoint; the sync page links back to it when it exists.
 NETWORK_PAGE = "network.index"
+CONFLICT_ENDPOINTS = {"sync.conflicts", "sync.conflict", "sync.resolve"}
 
 
 @bp.app_context_processor
@@ -58,6 +59,18 @@ def sync_names() -> dict[str, Any]:
         "conflict_kinds": KIND_NAMES,
         "record_types": sync_conflicts.TABLE_LABELS,
     }
+
+
+@bp.context_processor
+def error_back_link() -> dict[str, Any]:
+    """Link the error page back to Conflicts, or to the Network page."""
+    if request.endpoint in CONFLICT_ENDPOINTS:
+        return {"error_back": {"url": url_for(".conflicts"), "label": _("Conflicts")}}
+    network_url = _network_url()
+    if network_url is None:
+        label = _("Upload and download")
+        return {"error_back": {"url": url_for(".index"), "label": label}}
+    return {"error_back": {"url": network_url, "label": _("Network")}}
 
 
 def _overview() -> dict[str, Any]:

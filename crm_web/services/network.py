@@ -17,6 +17,7 @@ import json
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -184,6 +185,9 @@ def open_network(
         server_db.close()
         raise
     remember_network_users(db, names)
+    if user.role != config.network_role:
+        config = replace(config, network_role=user.role)
+        save_network_config(db, data_dir, config)
     return server_db, user, config
 
 
@@ -231,6 +235,12 @@ def with_saved_password(
     )
 
 
+def is_saved_server(db: Database, data_dir: Path, address: ServerAddress) -> bool:
+    """Return whether ``address`` names the saved server's database."""
+    saved = load_network_config(db, data_dir)
+    return saved is not None and _same_database(saved.server, address)
+
+
 def save_server(db: Database, data_dir: Path, address: ServerAddress) -> None:
     """Save the server, keeping the saved password when none is typed.
 
@@ -239,9 +249,7 @@ def save_server(db: Database, data_dir: Path, address: ServerAddress) -> None:
     address = with_saved_password(db, data_dir, address)
     saved = load_network_config(db, data_dir)
     if saved is not None and _same_database(saved.server, address):
-        config = NetworkConfig(
-            address, saved.network_user, saved.network_password, saved.server_uuid
-        )
+        config = replace(saved, server=address, passwords_lost=False)
     else:
         config = NetworkConfig(address, "", "")
         db.write(lambda db: preference_data.delete_preference(db, USERS_KEY))
@@ -266,9 +274,10 @@ def sign_in(db: Database, data_dir: Path, name: str, password: str) -> NetworkUs
     finally:
         server_db.release()
         server_db.close()
-    save_network_config(
-        db, data_dir, NetworkConfig(saved.server, user.name, password, server_uuid)
+    config = NetworkConfig(
+        saved.server, user.name, password, server_uuid, network_role=user.role
     )
+    save_network_config(db, data_dir, config)
     remember_network_users(db, names)
     log.info("Signed in to %s as network user %s", saved.server.describe(), user.name)
     return user

@@ -85,6 +85,8 @@ class NetworkConfig:
     server_uuid: str = ""
     # Set when stored passwords could not be decrypted with network.key.
     passwords_lost: bool = False
+    # The network user's role on the server at the last sign-in or sync.
+    network_role: str = ""
 
 
 def clean_address(
@@ -161,6 +163,7 @@ def load_network_config(db: Database, data_dir: Path) -> NetworkConfig | None:
         network_password=network_password,
         server_uuid=str(stored.get("server_uuid", "")),
         passwords_lost=lost or network_lost,
+        network_role=str(stored.get("network_role", "")),
     )
 
 
@@ -177,6 +180,7 @@ def save_network_config(db: Database, data_dir: Path, config: NetworkConfig) -> 
         "network_user": config.network_user,
         "network_password": _encrypt(fernet, config.network_password),
         "server_uuid": config.server_uuid,
+        "network_role": config.network_role,
     }
     db.write(
         lambda db: preference_data.upsert_preference(
