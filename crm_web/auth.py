@@ -72,7 +72,11 @@ def guard() -> Response | None:
         return _to_sign_in()
     g.crm_user = user
     if not user.is_admin:
-        g.crm_viewer = Viewer(user.name)
+        g.crm_viewer = Viewer(
+            user.name,
+            categories=user.categories,
+            may_edit_shared=user.may_edit_shared,
+        )
     blueprint = endpoint.split(".", 1)[0]
     admin_only = blueprint in ADMIN_BLUEPRINTS and endpoint not in ADMIN_EXEMPT
     if admin_only and not user.is_admin:

@@ -1052,6 +1052,40 @@ class NetworkPasswordsLostError(UserError):
         )
 
 
+class WorkingLiveError(UserError):
+    """The app's own database is the shared server, so it has no sync."""
+
+    status = HTTPStatus.CONFLICT
+
+    def __init__(self, host: str, database: str) -> None:
+        super().__init__(
+            _(
+                "This copy works directly on the shared server "
+                "%(host)s/%(database)s, so there is nothing to upload or "
+                "download.",
+                host=host,
+                database=database,
+            )
+        )
+
+
+class WorkingLiveSettingsError(UserError):
+    """A shared server was to be saved or signed in to on the shared server."""
+
+    status = HTTPStatus.CONFLICT
+
+    def __init__(self, host: str, database: str) -> None:
+        super().__init__(
+            _(
+                "This copy works directly on the shared server "
+                "%(host)s/%(database)s, so it needs no saved server and no "
+                "network sign-in, and nothing was saved.",
+                host=host,
+                database=database,
+            )
+        )
+
+
 class DataFolderMissingError(UserError):
     """``r9crm sync`` was given a data folder that does not exist."""
 
@@ -1087,3 +1121,20 @@ class SyncNotAllowedError(UserError):
                 user=user,
             )
         super().__init__(message)
+
+
+class ReadOnlyRecordError(UserError):
+    """The user may only read records others shared with them."""
+
+    status = HTTPStatus.FORBIDDEN
+
+    def __init__(self, name: str, owner: str) -> None:
+        super().__init__(
+            _(
+                "“%(name)s” belongs to %(owner)s, who shared it with you to "
+                "read only. Your changes were not saved; ask %(owner)s or your "
+                "team's admin if it needs changing.",
+                name=name,
+                owner=owner,
+            )
+        )

@@ -11,15 +11,17 @@ with ``*`` for everyone.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from flask import g, has_app_context
-from sqlalchemy import ColumnElement, Table, delete, or_, select, true, update
+from sqlalchemy import ColumnElement, Table, and_, delete, or_, select, true, update
 
 from crm_web.data.db import Database
 from crm_web.data.records import next_revision
 from crm_web.data.schema import contacts, record_shares, utcnow
+from crm_web.errors import ReadOnlyRecordError
 
 EVERYONE = "*"
 
@@ -29,6 +31,14 @@ class Viewer:
     """A user who sees only their own records and those shared with them."""
 
     name: str
+    # Category uuids of the shared contacts this user sees; empty for all.
+    categories: tuple[str, ...] = ()
+    # False when records others shared with this user are read-only.
+    may_edit_shared: bool = True
+
+    def may_edit(self, owner: str) -> bool:
+        """Return True when this user may change a record of ``owner``."""
+        return owner == self.name or self.may_edit_shared
 
     def names(self) -> tuple[str, str]:
         return (self.name, EVERYONE)
@@ -42,6 +52,13 @@ def current_viewer() -> Viewer | None:
     return viewer
 
 
+def require_may_edit(row: Mapping[str, Any], label: str) -> None:
+    """Raise ReadOnlyRecordError when this request's user may only read ``row``."""
+    viewer = current_viewer()
+    if viewer is not None and not viewer.may_edit(row["owner"]):
+        raise ReadOnlyRecordError(label, row["owner"])
+
+
 def visible(table: Table, viewer: Viewer | None = None) -> ColumnElement[bool]:
     """Return the condition that keeps the rows ``viewer`` may see."""
     viewer = viewer or current_viewer()
@@ -50,7 +67,10 @@ def visible(table: Table, viewer: Viewer | None = None) -> ColumnElement[bool]:
     shared = select(record_shares.c.record_uuid).where(
         record_shares.c.user.in_(viewer.names())
     )
-    return or_(table.c.owner == viewer.name, table.c.uuid.in_(shared))
+    is_shared: ColumnElement[bool] = table.c.uuid.in_(shared)
+    if table is contacts and viewer.categories:
+        is_shared = and_(is_shared, contacts.c.category_uuid.in_(viewer.categories))
+    return or_(table.c.owner == viewer.name, is_shared)
 
 
 def visible_about_contact(

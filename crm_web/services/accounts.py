@@ -13,6 +13,7 @@ failures each attempt must wait longer (``retry_wait``), and after
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import threading
 from dataclasses import dataclass
@@ -61,6 +62,10 @@ class CurrentUser:
     uuid: str
     name: str
     role: str
+    # Rights a network user has on a shared server's database; a local
+    # user keeps the defaults.
+    may_edit_shared: bool = True
+    categories: tuple[str, ...] = ()
 
     @property
     def is_admin(self) -> bool:
@@ -518,7 +523,13 @@ def current_user_for(db: Database, session_user: str, stamp: str) -> CurrentUser
     user = user_data.get_user_by_uuid(db, session_user)
     if user is None or user["disabled"] or session_stamp(user) != stamp:
         return None
-    return CurrentUser(user["uuid"], user["name"], user["role"])
+    return CurrentUser(
+        user["uuid"],
+        user["name"],
+        user["role"],
+        may_edit_shared=bool(user["may_edit_shared"]),
+        categories=tuple(json.loads(user["categories"])) if user["categories"] else (),
+    )
 
 
 def default_admin(db: Database) -> CurrentUser:

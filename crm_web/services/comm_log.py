@@ -23,6 +23,7 @@ from flask_babel import lazy_gettext as _l
 
 from crm_web.data import comm_logs as log_data
 from crm_web.data import contacts as contact_data
+from crm_web.data import visibility
 from crm_web.data.comm_logs import FOLLOW_UP_DONE as FOLLOW_UP_DONE
 from crm_web.data.comm_logs import FOLLOW_UP_OPEN as FOLLOW_UP_OPEN
 from crm_web.data.comm_logs import NO_CATEGORY as NO_CATEGORY
@@ -430,6 +431,7 @@ def update_entry(
     appointment is created or moved either.
     """
     current = require_entry(db, entry_id)
+    visibility.require_may_edit(current, entry_label(current))
 
     def work(db: Database) -> None:
         values = {**entry.values, "updated_at": utcnow()}
@@ -478,7 +480,8 @@ def _move_appointment(db: Database, uuid: str, old_day: date, new_day: date) -> 
 
 def set_deleted(db: Database, entry_id: int, *, deleted: bool) -> None:
     """Move an entry to the trash, or restore it from there."""
-    require_entry(db, entry_id)
+    current = require_entry(db, entry_id)
+    visibility.require_may_edit(current, entry_label(current))
 
     def work(db: Database) -> None:
         now = utcnow()

@@ -17,6 +17,7 @@ from crm_web.data import categories as category_data
 from crm_web.data import comm_logs as comm_log_data
 from crm_web.data import contacts as contact_data
 from crm_web.data import sales as sales_data
+from crm_web.data import visibility
 from crm_web.data.db import Database
 from crm_web.data.records import new_record, next_revision
 from crm_web.data.schema import utcnow
@@ -243,6 +244,7 @@ def update_contact(
 ) -> None:
     """Save an edited contact, refusing if someone saved it meanwhile."""
     current = require_contact(db, contact_id)
+    visibility.require_may_edit(current, current["name"] or current["company"])
     if not allow_duplicate:
         matches = find_duplicates(db, contact, region=region, exclude_id=contact_id)
         if matches:
@@ -271,7 +273,8 @@ def require_contact(db: Database, contact_id: int) -> dict[str, Any]:
 
 def set_deleted(db: Database, contact_id: int, *, deleted: bool) -> None:
     """Move a contact to the trash, or restore it from there."""
-    require_contact(db, contact_id)
+    current = require_contact(db, contact_id)
+    visibility.require_may_edit(current, current["name"] or current["company"])
 
     def work(db: Database) -> None:
         now = utcnow()

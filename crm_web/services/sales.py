@@ -14,6 +14,7 @@ from flask_babel import lazy_gettext as _l
 
 from crm_web.data import pick_lists as pick_data
 from crm_web.data import sales as sale_data
+from crm_web.data import visibility
 from crm_web.data.db import Database
 from crm_web.data.records import new_record
 from crm_web.data.sales import AmountBound, SaleFilters
@@ -259,6 +260,7 @@ def update_sale(
     item or service type reaches the pick lists either.
     """
     current = require_sale(db, sale_id)
+    visibility.require_may_edit(current, current["item"] or str(current["sold_on"]))
 
     def work(db: Database) -> None:
         remember_pick_values(db, sale.values, owner=owner)
@@ -280,7 +282,8 @@ def require_sale(db: Database, sale_id: int) -> dict[str, Any]:
 
 def set_deleted(db: Database, sale_id: int, *, deleted: bool) -> None:
     """Move a record to the trash, or restore it from there."""
-    require_sale(db, sale_id)
+    current = require_sale(db, sale_id)
+    visibility.require_may_edit(current, current["item"] or str(current["sold_on"]))
     now = utcnow()
     values = {"deleted": deleted, "deleted_at": now if deleted else None}
     db.write(

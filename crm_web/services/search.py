@@ -131,7 +131,7 @@ class ContactIndex:
         self._revision = -1
         self._purged = -1
         self._entries: dict[int, _Entry] = {}
-        # Keyed by sort, direction and the viewer's name ("" for all rows).
+        # Keyed by sort, direction and the viewer ("" for all rows).
         self._orders: dict[tuple[str, bool, str], _Order] = {}
 
     def search(
@@ -222,14 +222,16 @@ class ContactIndex:
                 self._orders[key] = _Order(entries)
             if viewer is None:
                 return self._orders[key]
-            own_key = (sort, descending, viewer.name)
+            own_key = (sort, descending, repr(viewer))
             if own_key not in self._orders:
                 shared = visibility.shared_uuids(db, viewer)
+                limit = set(viewer.categories)
                 self._orders[own_key] = _Order(
                     [
                         e
                         for e in self._orders[key].entries
-                        if e.owner == viewer.name or e.uuid in shared
+                        if e.owner == viewer.name
+                        or (e.uuid in shared and (not limit or e.category in limit))
                     ]
                 )
             return self._orders[own_key]
