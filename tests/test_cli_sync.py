@@ -275,6 +275,30 @@ def test_status_without_server_exits_1(
     assert "No upload or download yet." not in out
 
 
+def test_status_on_shared_server_exits_1(
+    capsys: pytest.CaptureFixture[str],
+    server: Database,
+    data_dir: Path,
+    local_url: str,
+    mysql_url: str,
+) -> None:
+    code, _out, err = sync(capsys, data_dir, mysql_url, "status")
+    assert code == 1
+    assert "works directly on the shared server" in err
+
+
+def test_upload_on_shared_server_exits_1(
+    capsys: pytest.CaptureFixture[str],
+    server: Database,
+    data_dir: Path,
+    local_url: str,
+    mysql_url: str,
+) -> None:
+    code, _out, err = sync(capsys, data_dir, mysql_url, "upload")
+    assert code == 1
+    assert "nothing to upload or download" in err
+
+
 def test_status_prints_data_folder(
     capsys: pytest.CaptureFixture[str],
     terminal: Database,

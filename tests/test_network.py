@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from http import HTTPStatus
 from pathlib import Path
 
+import lxml.html
 import pytest
 from conftest import (
     MYSQL_HOST,
@@ -27,6 +28,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy.engine import make_url
 
+from crm_web import create_app
+from crm_web.config import load_settings
 from crm_web.data import categories as category_data
 from crm_web.data import preferences as preference_data
 from crm_web.data import users as user_data
@@ -55,7 +58,13 @@ from crm_web.errors import (
     ServerSchemaTooNewError,
     ServerUnreachableError,
 )
-from crm_web.services import accounts, network, network_server, network_users
+from crm_web.services import (
+    accounts,
+    network,
+    network_server,
+    network_users,
+    search,
+)
 from crm_web.services.network import NetworkConfig, ServerAddress
 from crm_web.services.network_config import KEY_FILE
 from crm_web.services.network_server import parse_server_version
@@ -1049,3 +1058,104 @@ def test_page_forget(client: FlaskClient, app_db: Database) -> None:
     response = client.post("/network/forget")
     assert response.status_code == HTTPStatus.FOUND
     assert "network" not in preference_data.find_preferences(app_db)
+
+
+# --- a copy working live on the shared server ----------------------------------
+
+
+@pytest.fixture
+def live_app(prepared: ServerAddress, tmp_path: Path) -> Iterator[Flask]:
+    """An app whose own database is the prepared shared server."""
+    settings = load_settings(
+        data_dir=tmp_path / "live", database_url=prepared.url(), testing=True
+    )
+    application = create_app(settings)
+    application.test_client_class = CsrfClient
+    yield application
+    database: Database = application.extensions["crm_db"]
+    search.index_for(database).forget()
+    database.close()
+
+
+@pytest.fixture
+def live_client(live_app: Flask) -> FlaskClient:
+    """The live app, signed in as the server's administrator."""
+    client = live_app.test_client()
+    response = client.post("/login", data={"name": ADMIN, "password": PASSWORD})
+    assert response.status_code == HTTPStatus.FOUND
+    return client
+
+
+def test_live_page_names_server(
+    live_client: FlaskClient, prepared: ServerAddress
+) -> None:
+    doc = lxml.html.fromstring(live_client.get("/network/").get_data(as_text=True))
+    shown = " ".join(doc.get_element_by_id("working-live").text_content().split())
+    assert (
+        f"This copy works directly on the shared server "
+        f"{prepared.host}/{prepared.database}, so there is nothing to upload or "
+        "download."
+    ) in shown
+
+
+@pytest.mark.parametrize("element_id", ["server", "sync", "sync-pending", "prepare"])
+def test_live_page_hides_sync(live_client: FlaskClient, element_id: str) -> None:
+    doc = lxml.html.fromstring(live_client.get("/network/").get_data(as_text=True))
+    assert doc.xpath(f'//*[@id="{element_id}"]') == []
+
+
+def test_live_page_links_users(live_client: FlaskClient) -> None:
+    doc = lxml.html.fromstring(live_client.get("/network/").get_data(as_text=True))
+    assert doc.get_element_by_id("network-users").get("href") == "/network/users"
+
+
+def test_live_sync_page_names_server(live_client: FlaskClient) -> None:
+    doc = lxml.html.fromstring(live_client.get("/network/sync").get_data(as_text=True))
+    assert (
+        "nothing to upload or download"
+        in doc.get_element_by_id("sync-live").text_content()
+    )
+
+
+def test_live_upload_refused(live_client: FlaskClient) -> None:
+    response = live_client.post("/network/sync/upload")
+    assert response.status_code == HTTPStatus.CONFLICT
+    assert "nothing to upload or download" in response.get_data(as_text=True)
+
+
+def test_live_save_refused(
+    live_client: FlaskClient, prepared: ServerAddress, server_db: Database
+) -> None:
+    response = live_client.post(
+        "/network/save", data=server_form(prepared), follow_redirects=True
+    )
+    assert "needs no saved server" in response.get_data(as_text=True)
+    assert "network" not in preference_data.find_preferences(server_db)
+
+
+def test_live_users_page_lists_users(live_client: FlaskClient) -> None:
+    response = live_client.get("/network/users")
+    assert response.status_code == HTTPStatus.OK
+    assert f'data-user="{ADMIN}"' in response.get_data(as_text=True)
+
+
+def test_live_users_create(live_client: FlaskClient, server_db: Database) -> None:
+    live_client.post(
+        "/network/users/new",
+        data={"name": "Tom", "password": PASSWORD, "role": "user", "may_upload": "1"},
+    )
+    tom = user_data.get_user(server_db, "Tom")
+    assert tom is not None
+    assert (tom["may_upload"], tom["may_download"]) == (True, False)
+
+
+def test_live_users_forbidden_to_user(
+    live_app: Flask, server_db: Database, boss: NetworkUser
+) -> None:
+    network_users.create_network_user(
+        server_db, boss, name="Tom", password=PASSWORD, role="user", rights=Rights()
+    )
+    server_db.release()
+    tom = live_app.test_client()
+    tom.post("/login", data={"name": "Tom", "password": PASSWORD})
+    assert tom.get("/network/users").status_code == HTTPStatus.FORBIDDEN

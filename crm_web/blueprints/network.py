@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +11,7 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
-from crm_web import web
+from crm_web import auth, web
 from crm_web.data.db import Database
 from crm_web.errors import UserError
 from crm_web.services import accounts, network, network_users
@@ -21,6 +22,14 @@ from crm_web.services.network_user import NetworkUser
 bp = Blueprint("network", __name__, url_prefix="/network")
 
 SERVER_FIELDS = ("host", "port", "database", "user")
+# The forms that save or use this computer's own server settings.
+SETTINGS_ENDPOINTS = {
+    "network.test",
+    "network.save",
+    "network.forget",
+    "network.prepare",
+    "network.sign_in",
+}
 
 
 @bp.context_processor
@@ -50,6 +59,9 @@ def _page(
     info: ServerInfo | None = None,
     tested_saved: bool = False,
 ) -> str:
+    live = network.live_server(web.db())
+    if live is not None:
+        return render_template("network/index.html", live=live, saved=None)
     saved = network.load_network_config(web.db(), _data_dir())
     if typed is None and saved is not None:
         server = saved.server
@@ -68,6 +80,18 @@ def _page(
 def _back(message: str, category: str = "message", to: str = ".index") -> Response:
     flash(message, category)
     return redirect(url_for(to))
+
+
+@bp.before_request
+def refuse_settings_when_live() -> Response | None:
+    """Keep server settings out of the shared server's own database."""
+    if request.endpoint not in SETTINGS_ENDPOINTS:
+        return None
+    try:
+        network.check_not_live(web.db())
+    except UserError as error:
+        return _back(error.message, "error")
+    return None
 
 
 @bp.get("/")
@@ -137,10 +161,14 @@ def sign_in() -> Response:
 # --- network users ---------------------------------------------------------------
 
 
+def _managed_network() -> AbstractContextManager[tuple[Database, NetworkUser, str]]:
+    return network.managed_network(web.db(), _data_dir(), auth.current_user().name)
+
+
 @bp.get("/users")
 def users() -> str | Response:
     try:
-        with network.connected_network(web.db(), _data_dir()) as (server_db, me, cfg):
+        with _managed_network() as (server_db, me, host):
             rows = network_users.list_network_users(server_db, me)
             categories = network_users.list_server_categories(server_db)
     except UserError as error:
@@ -150,7 +178,7 @@ def users() -> str | Response:
         users=rows,
         categories=categories,
         me=me,
-        host=cfg.server.host,
+        host=host,
         roles=accounts.ROLES,
         min_password=accounts.MIN_PASSWORD_CHARS,
     )
@@ -171,7 +199,7 @@ def _on_server(
 ) -> Response:
     """Run one change as the signed-in network user, then flash and go back."""
     try:
-        with network.connected_network(web.db(), _data_dir()) as (server_db, me, _c):
+        with _managed_network() as (server_db, me, _host):
             result = change(server_db, me)
     except UserError as error:
         return _back(error.message, "error", ".users")

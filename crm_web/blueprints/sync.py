@@ -29,7 +29,14 @@ from werkzeug.wrappers import Response
 from crm_web import auth, web
 from crm_web.data import visibility
 from crm_web.data.db import Database
-from crm_web.services import jobs, sync, sync_conflicts, sync_display, sync_runs
+from crm_web.services import (
+    jobs,
+    network,
+    sync,
+    sync_conflicts,
+    sync_display,
+    sync_runs,
+)
 from crm_web.services.network_user import NetworkUser
 from crm_web.services.sales import CUSTOM_FIELDS
 from crm_web.services.sync_display import (
@@ -74,10 +81,17 @@ def error_back_link() -> dict[str, Any]:
 
 
 def _overview() -> dict[str, Any]:
-    """Return what network/_sync.html shows: state, pending counts, history."""
+    """Return what network/_sync.html shows: state, pending counts, history.
+
+    Working live on the shared server it only names the server.
+    """
     database = web.db()
+    live = network.live_server(database)
+    if live is not None:
+        return {"live": live, "network_url": _network_url()}
     status = sync.sync_status(database)
     return {
+        "live": None,
         "is_configured": sync_runs.is_configured(database, web.settings().data_dir),
         "pending": status.pending,
         "open_conflicts": status.open_conflicts,

@@ -30,6 +30,7 @@ from crm_web.data.db import Database
 from crm_web.data.schema import LATEST_VERSION, table_names
 from crm_web.errors import (
     InvalidValueError,
+    NetworkAdminOnlyError,
     NetworkNotConfiguredError,
     NetworkPasswordsLostError,
     NetworkSignInError,
@@ -37,6 +38,7 @@ from crm_web.errors import (
     ServerNeedsUpgradeError,
     ServerNotPreparedError,
     ServerSchemaTooNewError,
+    WorkingLiveSettingsError,
 )
 from crm_web.services import accounts
 from crm_web.services.network_config import (
@@ -214,6 +216,50 @@ def remember_network_users(db: Database, names: list[str]) -> None:
     """Store the server's user names locally, as choices for sharing."""
     value = json.dumps(sorted(set(names)), ensure_ascii=False)
     db.write(lambda db: preference_data.upsert_preference(db, USERS_KEY, value))
+
+
+# --- working live on the shared server ------------------------------------------
+
+
+def live_server(db: Database) -> ServerAddress | None:
+    """Return the app's own database's address when it is a prepared shared server.
+
+    A copy started with --database-url on the shared database works live
+    on it: it has nothing to sync, and its admins manage the network users
+    directly.
+    """
+    if not db.is_mysql:
+        return None
+    server_uuid = preference_data.find_preferences(db).get(network_data.SERVER_UUID_KEY)
+    return address_of(db) if server_uuid else None
+
+
+@contextmanager
+def managed_network(
+    db: Database, data_dir: Path, crm_user: str
+) -> Iterator[tuple[Database, NetworkUser, str]]:
+    """Yield the server whose network users are managed, the acting user and host.
+
+    Working live, that is the app's own database, acting as ``crm_user``.
+    Otherwise it is the saved server, as the saved network user. The
+    network user services check that the acting user is an administrator.
+    """
+    live = live_server(db)
+    if live is None:
+        with connected_network(db, data_dir) as (server_db, user, config):
+            yield server_db, user, config.server.host
+        return
+    row = user_data.get_user(db, crm_user)
+    if row is None:
+        raise NetworkAdminOnlyError(crm_user, live.host)
+    yield db, network_user_of(row), live.host
+
+
+def check_not_live(db: Database) -> None:
+    """Raise WorkingLiveSettingsError on the shared server's own database."""
+    live = live_server(db)
+    if live is not None:
+        raise WorkingLiveSettingsError(live.host, live.database)
 
 
 # --- the settings on the Network page ------------------------------------------

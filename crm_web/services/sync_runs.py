@@ -13,9 +13,13 @@ from typing import Any
 
 from crm_web.data import sync as sync_data
 from crm_web.data.db import Database
-from crm_web.errors import NetworkNotConfiguredError, SyncNotAllowedError
+from crm_web.errors import (
+    NetworkNotConfiguredError,
+    SyncNotAllowedError,
+    WorkingLiveError,
+)
 from crm_web.services import sync
-from crm_web.services.network import open_network
+from crm_web.services.network import live_server, open_network
 from crm_web.services.network_config import load_network_config
 from crm_web.services.network_user import NetworkUser
 from crm_web.services.sync import Progress
@@ -51,9 +55,20 @@ def is_configured(db: Database, data_dir: Path) -> bool:
 
 
 def check_configured(db: Database, data_dir: Path) -> None:
-    """Raise NetworkNotConfiguredError unless a server and network user are saved."""
+    """Raise the error that keeps this copy from syncing, if there is one.
+
+    That is WorkingLiveError on the shared server's own database, and
+    NetworkNotConfiguredError without a saved server and network user.
+    """
+    _check_not_live(db)
     if not is_configured(db, data_dir):
         raise NetworkNotConfiguredError()
+
+
+def _check_not_live(db: Database) -> None:
+    live = live_server(db)
+    if live is not None:
+        raise WorkingLiveError(live.host, live.database)
 
 
 def open_sync(
@@ -64,6 +79,7 @@ def open_sync(
     The caller hands the returned server database to ``run_sync``, which
     closes it.
     """
+    _check_not_live(db)
     server_db, user, _config = open_network(db, data_dir)
     allowed = user.may_upload if direction == "upload" else user.may_download
     if not allowed:
