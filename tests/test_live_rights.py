@@ -10,8 +10,9 @@ from __future__ import annotations
 import json
 from http import HTTPStatus
 
+import test_sharing
 from flask.testing import FlaskClient
-from test_sharing import add_contact, listed, team  # noqa: F401 - fixture
+from test_sharing import add_contact, listed
 
 from crm_web.data import contacts as contact_data
 from crm_web.data import users as user_data
@@ -19,6 +20,9 @@ from crm_web.data import visibility
 from crm_web.data.db import Database
 from crm_web.data.schema import contacts
 from crm_web.services import categories as category_service
+
+# The signed-in Admin, Lily and Tom of the sharing tests.
+team = test_sharing.team
 
 
 def share_with_everyone(db: Database, contact_id: int) -> str:
@@ -46,7 +50,7 @@ def stored_name(db: Database, contact_id: int) -> str:
 
 def test_read_only_user_cannot_save_shared(
     team: dict[str, FlaskClient],
-    app_db: Database,  # noqa: F811
+    app_db: Database,
 ) -> None:
     shared = add_contact(team["Lily"], name="莉莉的客户")
     share_with_everyone(app_db, shared)
@@ -61,7 +65,7 @@ def test_read_only_user_cannot_save_shared(
 
 def test_read_only_user_cannot_delete_shared(
     team: dict[str, FlaskClient],
-    app_db: Database,  # noqa: F811
+    app_db: Database,
 ) -> None:
     shared = add_contact(team["Lily"], name="莉莉的客户")
     share_with_everyone(app_db, shared)
@@ -75,7 +79,7 @@ def test_read_only_user_cannot_delete_shared(
 
 def test_read_only_user_edits_own(
     team: dict[str, FlaskClient],
-    app_db: Database,  # noqa: F811
+    app_db: Database,
 ) -> None:
     own = add_contact(team["Tom"], name="汤姆的客户")
     set_rights(app_db, "Tom", may_edit_shared=False)
@@ -88,7 +92,7 @@ def test_read_only_user_edits_own(
 
 def test_editing_user_saves_shared(
     team: dict[str, FlaskClient],
-    app_db: Database,  # noqa: F811
+    app_db: Database,
 ) -> None:
     shared = add_contact(team["Lily"], name="莉莉的客户")
     share_with_everyone(app_db, shared)
@@ -101,7 +105,7 @@ def test_editing_user_saves_shared(
 
 def test_category_limit_hides_other_shared(
     team: dict[str, FlaskClient],
-    app_db: Database,  # noqa: F811
+    app_db: Database,
 ) -> None:
     vip = category_service.create_category(app_db, "VIP", owner="Admin")
     inside = add_contact(team["Lily"], name="贵宾客户", category_uuid=vip)
@@ -114,7 +118,7 @@ def test_category_limit_hides_other_shared(
 
 def test_category_limit_keeps_own(
     team: dict[str, FlaskClient],
-    app_db: Database,  # noqa: F811
+    app_db: Database,
 ) -> None:
     vip = category_service.create_category(app_db, "VIP", owner="Admin")
     add_contact(team["Tom"], name="汤姆的客户")
@@ -124,7 +128,7 @@ def test_category_limit_keeps_own(
 
 def test_category_limit_hides_card(
     team: dict[str, FlaskClient],
-    app_db: Database,  # noqa: F811
+    app_db: Database,
 ) -> None:
     vip = category_service.create_category(app_db, "VIP", owner="Admin")
     outside = add_contact(team["Lily"], name="普通客户")
