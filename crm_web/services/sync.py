@@ -135,6 +135,8 @@ def visible_condition(table: Table, user: NetworkUser) -> ColumnElement[bool]:
     categories they are given; sales records and log entries shared with
     them or about such a contact. Admins receive everything.
     """
+    # NOTE: a record shared earlier and no longer visible is not fetched
+    # again, so a terminal keeps its last copy after the owner unshares it.
     if user.is_admin or table.name == "categories":
         return true()
     contact_rows = _contact_condition(user)
