@@ -469,7 +469,7 @@ def test_language_switch_shows_chinese(page: Page, base_url: str) -> None:
     sidebar = page.locator("nav.sidebar ul a").all_inner_texts()
     assert sidebar == [
         "首页", "联系人", "沟通记录", "销售与服务", "预约", "账号保险箱",
-        "文件", "导入", "导出", "设置", "用户", "备份",
+        "文件", "导入", "导出", "设置", "用户", "备份", "网络",
     ]  # fmt: skip
     expect(page.locator("#result-count")).to_have_text("0 个联系人")
     expect(page.locator("#smart-query")).to_have_attribute(
