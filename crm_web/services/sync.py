@@ -52,7 +52,7 @@ NAMED_REJECTIONS = 5
 
 @dataclass
 class SyncSummary:
-    """What one upload or download did."""
+    """The counts and rejected record names of one upload or download."""
 
     direction: str
     sent: int = 0
@@ -131,9 +131,10 @@ def network_user_from_row(row: dict[str, Any]) -> NetworkUser:
 def visible_condition(table: Table, user: NetworkUser) -> ColumnElement[bool]:
     """Return the condition for the server rows ``user`` may receive.
 
-    Their own records; contacts shared with them (or everyone) in the
-    categories they are given; sales records and log entries shared with
-    them or about such a contact. Admins receive everything.
+    A user receives their own records and the contacts shared with them or
+    with everyone, within the categories they are given. They also receive
+    the sales records and log entries shared with them or about such a
+    contact. Admins receive everything.
     """
     # NOTE: a record shared earlier and no longer visible is not fetched
     # again, so a terminal keeps its last copy after the owner unshares it.
