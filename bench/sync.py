@@ -42,7 +42,7 @@ from crm_web.data.records import new_record, next_revision
 from crm_web.data.schema import contacts, utcnow
 from crm_web.data.sync import TABLES, payload_columns
 from crm_web.services import contacts as contact_service
-from crm_web.services import sync
+from crm_web.services import network, sync
 from crm_web.services.comm_log import search_text_of
 
 RATIO_LIMIT = 2.0
@@ -173,7 +173,7 @@ def _user(server: Database) -> Any:
     row = user_data.get_user(server, "lily")
     server.release()
     assert row is not None
-    return sync.network_user_from_row(row)
+    return network.network_user_of(row)
 
 
 def floor_seconds(

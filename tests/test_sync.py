@@ -30,7 +30,7 @@ from crm_web.data.schema import (
     sync_history,
 )
 from crm_web.errors import NetworkUserDisabledError, SyncNotAllowedError
-from crm_web.services import accounts, search, sharing, sync, sync_conflicts
+from crm_web.services import accounts, network, search, sharing, sync, sync_conflicts
 from crm_web.services import categories as category_service
 from crm_web.services import comm_log as log_service
 from crm_web.services import contacts as contact_service
@@ -84,7 +84,7 @@ def tom_db(tmp_path: Path) -> Iterator[Database]:
 def network_user(server: Database, name: str) -> NetworkUser:
     row = user_data.get_user(server, name)
     assert row is not None
-    return sync.network_user_from_row(row)
+    return network.network_user_of(row)
 
 
 def set_rights(server: Database, name: str, **values: Any) -> None:

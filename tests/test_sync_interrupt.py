@@ -31,7 +31,7 @@ from crm_web.data.preferences import upsert_preference
 from crm_web.data.records import new_record, next_revision
 from crm_web.data.schema import record_shares
 from crm_web.data.sync import TABLES
-from crm_web.services import accounts, search, sync
+from crm_web.services import accounts, network, search, sync
 from crm_web.services import contacts as contact_service
 from crm_web.services import sales as sale_service
 
@@ -140,7 +140,7 @@ def run_upload(local_path: Path, url: str) -> sync.SyncSummary:
     try:
         row = user_data.get_user(server, "lily")
         assert row is not None
-        user = sync.network_user_from_row(row)
+        user = network.network_user_of(row)
         return sync.upload(local, server, user, local_owner="Admin")
     finally:
         for db in (local, server):
@@ -152,9 +152,9 @@ UPLOAD_SCRIPT = """
 import sys
 from crm_web.data import users as user_data
 from crm_web.data.db import connect
-from crm_web.services import sync
+from crm_web.services import network, sync
 local, server = connect(sys.argv[1]), connect(sys.argv[2])
-user = sync.network_user_from_row(user_data.get_user(server, "lily"))
+user = network.network_user_of(user_data.get_user(server, "lily"))
 print("started", flush=True)
 sync.upload(local, server, user, local_owner="Admin")
 """

@@ -1,7 +1,7 @@
 """Queries of the sync between a terminal's database and the shared server.
 
 Both sides have the same schema. Records of the synced tables are read in
-(revision, id) order: every write takes the next value of the table's
+(revision, id) order. Every write takes the next value of the table's
 counter under a row lock held until commit, so a reader that has seen
 revision r has seen every row committed with a revision up to r.
 """
@@ -51,9 +51,9 @@ TABLES: dict[str, Table] = {
     "sales": sales,
     "comm_logs": comm_logs,
 }
-# Columns that mean something only in the database that holds them.
+# Columns that mean something only in the database that contains them.
 LOCAL_ONLY = frozenset({"id", "revision", "import_uuid", "owner", "version"})
-# Columns left out when deciding whether two copies say the same thing.
+# Columns left out when comparing whether two copies are equal.
 NOT_COMPARED = frozenset({"created_at", "updated_at"})
 BATCH = 500
 # The network user this terminal last synced as (a preference): records
@@ -216,7 +216,7 @@ def update_records(
 ) -> int:
     """Update rows by uuid; return how many matched.
 
-    Each row holds the new values plus ``_uuid`` and, when ``check_version``
+    Each row contains the new values plus ``_uuid`` and, when ``check_version``
     is set, ``_version``: the version it must still have.
     """
     if not rows:

@@ -31,7 +31,7 @@ class Viewer:
     """A user who sees only their own records and those shared with them."""
 
     name: str
-    # Category uuids of the shared contacts this user sees; empty for all.
+    # Category uuids of the shared contacts visible to this user; empty for all.
     categories: tuple[str, ...] = ()
     # False when records others shared with this user are read-only.
     may_edit_shared: bool = True

@@ -396,7 +396,7 @@ def _create_appointment(
 def create_entry(db: Database, entry: EntryInput, *, owner: str, zone: ZoneInfo) -> int:
     """Store a new entry, and its follow-up appointment if asked; return its id.
 
-    The entry is shared as the share_default setting says.
+    The entry is shared as the share_default setting chooses.
     """
     shares = sharing.default_shares(db)
 

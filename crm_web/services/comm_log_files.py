@@ -674,7 +674,7 @@ def import_log_file(
 ) -> LogImportSummary:
     """Import every good row in one transaction; write the rejected ones.
 
-    New entries are shared as the share_default setting says.
+    New entries are shared as the share_default setting chooses.
     """
     rejected: list[LogRow] = []
     shares = sharing.default_shares(db)

@@ -214,7 +214,7 @@ def create_contact(
     region: str,
     allow_duplicate: bool = False,
 ) -> int:
-    """Store a new contact, shared as share_default says, and return its id."""
+    """Store a new contact, shared as share_default chooses, and return its id."""
     if not allow_duplicate:
         matches = find_duplicates(db, contact, region=region)
         if matches:

@@ -235,7 +235,7 @@ def _computed_amount(values: dict[str, Any]) -> int | None:
 def create_sale(db: Database, sale: SaleInput, *, owner: str) -> int:
     """Store a new record and add a new item or service type to its list.
 
-    The record is shared as the share_default setting says.
+    The record is shared as the share_default setting chooses.
     """
     shares = sharing.default_shares(db)
 

@@ -384,7 +384,7 @@ def import_sales(
 ) -> SalesImportSummary:
     """Store every valid row in one transaction; write rejected rows to a file.
 
-    New records are shared as the share_default setting says.
+    New records are shared as the share_default setting chooses.
     """
     summary = SalesImportSummary(plan.filename)
     rejected: list[ConvertedSale] = []

@@ -130,7 +130,7 @@ def set_contact_sharing(
         raise NotFoundError(_("Contact"), contact_id)
     if not by.is_admin and contact["owner"] != by.name:
         raise NotYourRecordError(contact["owner"])
-    _refuse_foreign(db, contact["uuid"])
+    _reject_foreign(db, contact["uuid"])
     local = {u["name"] for u in user_data.find_users(db)}
     if owner and owner not in local:
         raise InvalidValueError(
@@ -242,7 +242,7 @@ def _set_record_sharing(
 ) -> Sharing:
     if not by.is_admin and row["owner"] != by.name:
         raise NotYourRecordError(row["owner"])
-    _refuse_foreign(db, row["uuid"])
+    _reject_foreign(db, row["uuid"])
     check_users(db, choice.users)
     shares = choice.shares(row["owner"])
     db.write(lambda db: visibility.share_records(db, table, [row["uuid"]], shares))
@@ -428,8 +428,8 @@ def _bulk_changes(
     return changes, len(uuids) - len(mine)
 
 
-def _refuse_foreign(db: Database, record_uuid: str) -> None:
-    """Refuse to change the sharing of a record another network user owns.
+def _reject_foreign(db: Database, record_uuid: str) -> None:
+    """Raise NotYourRecordError for a record another network user owns.
 
     A record fetched from the shared server keeps the sharing its owner
     set there; a change made here would never be sent.

@@ -13,7 +13,6 @@ that (no second write, no duplicate).
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -38,6 +37,7 @@ from crm_web.errors import (
     SyncNotAllowedError,
 )
 from crm_web.services import audit
+from crm_web.services.network import network_user_of
 from crm_web.services.network_user import NetworkUser
 
 log = logging.getLogger(__name__)
@@ -112,19 +112,6 @@ def sync_status(local: Database) -> SyncStatus:
         pending=pending,
         open_conflicts=sync_data.count_open_conflicts(local),
         history=sync_data.find_history(local),
-    )
-
-
-def network_user_from_row(row: dict[str, Any]) -> NetworkUser:
-    """Return the NetworkUser described by a row of the server's users table."""
-    categories = tuple(json.loads(row["categories"])) if row["categories"] else ()
-    return NetworkUser(
-        name=row["name"],
-        role=row["role"],
-        may_upload=bool(row["may_upload"]),
-        may_download=bool(row["may_download"]),
-        may_edit_shared=bool(row["may_edit_shared"]),
-        categories=categories,
     )
 
 
@@ -259,7 +246,7 @@ class _Run:
             raise NetworkUserDisabledError(
                 self.user.name, make_url(self.server.url).host or ""
             )
-        self.user = network_user_from_row(row)
+        self.user = network_user_of(row)
         direction = self.summary.direction
         allowed = (
             self.user.may_upload if direction == "upload" else (self.user.may_download)
@@ -410,9 +397,9 @@ class _Run:
     ) -> None:
         """Fetch older records about contacts that just arrived.
 
-        A contact shared today brings its sales records and log entries
-        that the revision mark had passed (up to revision ``up_to``) before
-        they were visible; newer ones came with this run's main pass.
+        A contact shared today brings its sales records and log entries up
+        to revision ``up_to``, which the mark passed while they were hidden.
+        Newer ones came with this run's main pass.
         """
         table = TABLES[name]
         condition = and_(visible_condition(table, self.user), table.c.revision <= up_to)
